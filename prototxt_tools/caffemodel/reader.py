@@ -1,0 +1,229 @@
+"""Read a binary NetParameter (``.caffemodel``): layer parameters via protobuf, blobs via numpy.
+
+The file is memory-mapped and walked with :mod:`.wire`.  Every layer's blob values become numpy
+views of the mapping (see :mod:`.blobs`); what remains of each layer (name, type, params and
+each blob's shape) is a few hundred bytes, re-assembled into a small NetParameter that protobuf
+parses in one call.  Peak memory is therefore the pages of the file that get touched.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+from dataclasses import dataclass, field
+from typing import Iterator, Literal, Union
+
+import numpy as np
+from google.protobuf.message import DecodeError
+
+from ..errors import CaffemodelError
+from ..schema import caffe_pb2
+from . import numbers as n
+from .blobs import ScannedBlob, scan_blob
+from .wire import LENGTH_DELIMITED, VARINT, Field, corrupt, iter_fields, length_prefix
+
+Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
+Format = Literal["V0", "V1", "V2"]
+
+
+@dataclass
+class LayerWeights:
+    """One layer's learned blobs, each already in the blob's shape.
+
+    ``type`` is as the file spells it: a string for current (``"Convolution"``) and V0
+    (``"conv"``) layers, the enum name for V1 layers (``"CONVOLUTION"``).  Arrays are float32,
+    or float64 for blobs stored as ``double_data``.  Read from a file they are read-only views
+    of its memory map (``read_caffemodel(..., writable=True)`` gives private writable pages).
+    """
+
+    name: str
+    type: str
+    blobs: list[np.ndarray] = field(default_factory=list)
+
+
+@dataclass
+class CaffeModel:
+    """A caffemodel as read: ``net`` without blob values, ``layers`` parallel to its layers.
+
+    ``net.layer`` (or ``net.layers`` for V0/V1 files) keeps each BlobProto with its shape
+    fields (``shape`` or num/channels/height/width) but no ``data``/``double_data``/``diff``:
+    never serialize ``net`` itself as a caffemodel, use :func:`write_caffemodel` with
+    ``layers``.  ``layers[i]`` belongs to ``net.layer[i]`` (resp. ``net.layers[i]``).
+    """
+
+    net: caffe_pb2.NetParameter
+    format: Format
+    layers: list[LayerWeights]
+    path: str | None = None
+
+    def weights(self, name: str) -> list[np.ndarray]:
+        """The blobs of the first layer called ``name``; KeyError when there is none."""
+        for layer in self.layers:
+            if layer.name == name:
+                return layer.blobs
+        raise KeyError(f"no layer named {name!r} in {self.path or 'the caffemodel'}")
+
+
+def read_caffemodel(source: Source, *, writable: bool = False) -> CaffeModel:
+    """Read a caffemodel from a path or from bytes.
+
+    Raises :class:`CaffemodelError` (with the byte offset) for truncated or corrupt input, for a
+    blob whose value count differs from its shape, and for a net mixing ``layer`` and
+    ``layers`` (Caffe refuses to upgrade those).
+    """
+    buf, path = _open(source, writable)
+    try:
+        header: list[tuple[int, bytes]] = []
+        scans = list(_scan_net(buf, header))
+        formats = {scan.format for scan in scans}
+        fmt: Format = "V0" if "V0" in formats else "V1" if "V1" in formats else "V2"
+        layers = [scan.weights() for scan in scans]
+        net = _parse_net(header, scans)
+    except CaffemodelError as error:
+        error.path = error.path or path
+        raise
+    return CaffeModel(net, fmt, layers, path)
+
+
+def iter_layer_weights(source: Source, *, writable: bool = False) -> Iterator[LayerWeights]:
+    """Yield each layer's weights in file order, without parsing layer parameters.
+
+    Errors surface when the iteration reaches them.
+    """
+    buf, path = _open(source, writable)
+    try:
+        for scan in _scan_net(buf, []):
+            yield scan.weights()
+    except CaffemodelError as error:
+        error.path = error.path or path
+        raise
+
+
+# --- opening -------------------------------------------------------------------------------
+
+def _open(source: Source, writable: bool) -> tuple[memoryview, str | None]:
+    """A byte view of the source, memory-mapped for files; and the path for messages."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return memoryview(source).cast("B"), None
+    path = os.fspath(source)
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size == 0:  # mmap cannot map an empty file; an empty message is a valid empty net
+            return memoryview(b""), path
+        access = mmap.ACCESS_COPY if writable else mmap.ACCESS_READ
+        mapped = mmap.mmap(f.fileno(), 0, access=access)
+    return memoryview(mapped), path
+
+
+# --- walking the net -----------------------------------------------------------------------
+
+@dataclass
+class _LayerScan:
+    """One ``layer``/``layers`` entry: its bytes minus blob values, and its blobs."""
+
+    offset: int
+    field_number: int
+    format: Format
+    name: str
+    type: str
+    blobs: list[ScannedBlob]
+    stripped: bytes  # the whole field (tag + length + payload) with values removed
+
+    def weights(self) -> LayerWeights:
+        return LayerWeights(self.name, self.type,
+                            [blob.array(self.name, i) for i, blob in enumerate(self.blobs)])
+
+
+def _scan_net(buf: memoryview, header: list[tuple[int, bytes]]) -> Iterator[_LayerScan]:
+    """Yield the layer entries; append every other top-level field (offset, bytes) to header."""
+    seen: dict[int, int] = {}
+    for f in iter_fields(buf, 0, len(buf)):
+        if f.wire_type == LENGTH_DELIMITED and f.number in (n.NET_LAYER, n.NET_LAYERS):
+            seen.setdefault(f.number, f.start)
+            if len(seen) == 2:
+                raise corrupt(max(seen.values()), "the net has both 'layer' and 'layers' "
+                                                  "entries; Caffe refuses to upgrade such a net")
+            yield _scan_entry(buf, f)
+        else:
+            header.append((f.start, bytes(buf[f.start:f.end])))
+
+
+def _scan_entry(buf: memoryview, f: Field) -> _LayerScan:
+    if f.number == n.NET_LAYER:
+        scan = _scan_layer(buf, f, n.V2_LAYER)
+        return _LayerScan(f.start, f.number, "V2", scan.name, scan.type, scan.blobs,
+                          length_prefix(f.number, len(scan.payload)) + scan.payload)
+    scan = _scan_layer(buf, f, n.V1_LAYER)
+    # A V0 entry wraps its real layer; Caffe's V0->V1 upgrade takes name, type and blobs from
+    # there and drops everything else of the wrapper except bottom/top.
+    source = scan.nested if scan.nested is not None else scan
+    return _LayerScan(f.start, f.number, "V0" if scan.nested is not None else "V1",
+                      source.name, source.type, source.blobs,
+                      length_prefix(f.number, len(scan.payload)) + scan.payload)
+
+
+@dataclass
+class _Layer:
+    name: str
+    type: str
+    blobs: list[ScannedBlob]
+    payload: bytes
+    nested: "_Layer | None"
+
+
+def _scan_layer(buf: memoryview, entry: Field, layout: n.LayerLayout) -> _Layer:
+    """Split one layer message into blobs and the bytes protobuf should parse."""
+    name, type_, blobs, nested = "", "", [], None
+    pieces: list[bytes | memoryview] = []
+    for f in iter_fields(buf, entry.value_start, entry.end):
+        if f.number == layout.blobs and f.wire_type == LENGTH_DELIMITED:
+            blob = scan_blob(buf, f.value_start, f.end)
+            blobs.append(blob)
+            pieces.append(length_prefix(f.number, len(blob.stripped)) + blob.stripped)
+            continue
+        if f.number == layout.nested_v0 and f.wire_type == LENGTH_DELIMITED:
+            nested = _scan_layer(buf, f, n.V0_LAYER)  # repeated occurrences: last one wins
+            pieces.append(length_prefix(f.number, len(nested.payload)) + nested.payload)
+            continue
+        pieces.append(buf[f.start:f.end])
+        if f.number == layout.name and f.wire_type == LENGTH_DELIMITED:
+            name = _text(buf, f)
+        elif f.number == layout.type:
+            type_ = _type_name(buf, f, layout) or type_
+    return _Layer(name, type_, blobs, b"".join(pieces), nested)
+
+
+def _text(buf: memoryview, f: Field) -> str:
+    return bytes(buf[f.value_start:f.end]).decode("utf-8", errors="replace")
+
+
+def _type_name(buf: memoryview, f: Field, layout: n.LayerLayout) -> str:
+    """A string type as written, or a V1 enum value's name ('' for a mismatched wire type)."""
+    if f.wire_type == LENGTH_DELIMITED:
+        return _text(buf, f)
+    enum = layout.message.DESCRIPTOR.fields_by_number[layout.type].enum_type
+    if f.wire_type != VARINT or enum is None:
+        return ""
+    value = enum.values_by_number.get(f.value)
+    return value.name if value is not None else str(f.value)
+
+
+# --- protobuf for the small remainder ---------------------------------------------------
+
+def _parse_net(header: list[tuple[int, bytes]], scans: list[_LayerScan]) -> caffe_pb2.NetParameter:
+    """Parse header fields and stripped layers in one protobuf call (file order kept)."""
+    pieces = sorted([*header, *((s.offset, s.stripped) for s in scans)], key=lambda p: p[0])
+    try:
+        return caffe_pb2.NetParameter.FromString(b"".join(piece for _, piece in pieces))
+    except DecodeError as error:
+        raise _locate_decode_error(pieces, error) from None
+
+
+def _locate_decode_error(pieces: list[tuple[int, bytes]], error: DecodeError) -> CaffemodelError:
+    """Re-parse field by field to name the top-level field protobuf refused."""
+    for offset, piece in pieces:
+        try:
+            caffe_pb2.NetParameter.FromString(piece)
+        except DecodeError as inner:
+            return corrupt(offset, f"protobuf cannot parse this field: {inner}")
+    return corrupt(0, f"protobuf cannot parse the net: {error}")

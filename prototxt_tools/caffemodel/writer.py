@@ -1,0 +1,206 @@
+"""Write a caffemodel: layer parameters serialized by protobuf, blob values streamed from numpy.
+
+Each blob is written as ``shape { dim ... }`` plus one packed ``data`` field (``double_data`` for
+float64 arrays, as Caffe's ``Blob<double>::ToProto`` does) whose bytes go from the array's
+buffer straight to the file.  Lengths are computed up front, so nothing is assembled in memory
+but the small parameter bytes.  The file is replaced atomically.
+
+Layers keep the layout the net uses: ``layer`` entries (V2), or ``layers`` entries for V1 nets
+(blobs in the entry) and V0 nets (blobs in the wrapped V0 layer).  Upgrading is not our job.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from math import prod
+from typing import BinaryIO, Union
+
+import numpy as np
+from google.protobuf.message import Message
+
+from ..errors import CaffemodelError
+from ..schema import caffe_pb2
+from . import numbers as n
+from .atomic import atomic_output
+from .reader import LayerWeights
+from .wire import encode_varint, length_prefix
+
+Weights = Union[Mapping[str, Sequence[np.ndarray]], Sequence[LayerWeights]]
+Chunk = Union[bytes, memoryview]
+
+
+class _Sized:
+    """Pieces of output and their total length (needed for the enclosing length prefix)."""
+
+    def __init__(self) -> None:
+        self.chunks: list[Chunk] = []
+        self.size = 0
+
+    def add(self, chunk: Chunk) -> None:
+        self.chunks.append(chunk)
+        self.size += len(chunk) if isinstance(chunk, bytes) else chunk.nbytes
+
+    def add_field(self, number: int, body: "_Sized") -> None:
+        """Append ``body`` as the length-delimited field ``number``."""
+        self.add(length_prefix(number, body.size))
+        self.chunks.extend(body.chunks)
+        self.size += body.size
+
+
+def write_caffemodel(path: str | os.PathLike[str], net: caffe_pb2.NetParameter,
+                     weights: Weights | None = None, *, durable: bool = True) -> None:
+    """Write ``net`` with ``weights`` as a binary caffemodel at ``path`` (atomically).
+
+    ``weights`` maps layer names to their blobs, or is a list of :class:`LayerWeights` matched
+    to the net's layers in order (as ``CaffeModel.layers``).  A layer with weights gets exactly
+    those blobs (its BlobProtos in ``net`` are ignored); other layers keep the blobs ``net``
+    holds, which must then carry their values.  Raises :class:`CaffemodelError` for weights of
+    unknown layers and for blobs whose value count does not match their shape.
+    """
+    entries, field_number = _layer_entries(net)
+    names = [_entry_name(entry) for entry in entries]
+    assigned = _assign(names, weights)
+    try:
+        body = [_header(net)]
+        for index, (entry, blobs) in enumerate(zip(entries, assigned)):
+            layer = _Sized()
+            layer.add_field(field_number, _entry(entry, names[index], blobs))
+            body.append(layer)
+    except CaffemodelError as error:
+        error.path = os.fspath(path)
+        raise
+    with atomic_output(path, durable=durable) as out:
+        for part in body:
+            _write(out, part)
+
+
+def _write(out: BinaryIO, part: _Sized) -> None:
+    for chunk in part.chunks:
+        out.write(chunk)
+
+
+def _layer_entries(net: caffe_pb2.NetParameter) -> tuple[Sequence[Message], int]:
+    if len(net.layer) and len(net.layers):
+        raise CaffemodelError("the net has both 'layer' and 'layers' entries; upgrade it first")
+    if len(net.layers):
+        return net.layers, n.NET_LAYERS
+    return net.layer, n.NET_LAYER
+
+
+def _entry_name(entry: Message) -> str:
+    return entry.layer.name if _is_v0(entry) else entry.name
+
+
+def _is_v0(entry: Message) -> bool:
+    return isinstance(entry, caffe_pb2.V1LayerParameter) and entry.HasField("layer")
+
+
+def _assign(names: list[str], weights: Weights | None) -> list[Sequence[np.ndarray] | None]:
+    """Blobs for each layer, or None where the net's own blobs are kept."""
+    if weights is None:
+        return [None] * len(names)
+    if isinstance(weights, Mapping):
+        unknown = sorted(set(weights) - set(names))
+        if unknown:
+            raise CaffemodelError(f"weights given for layers not in the net: {unknown}")
+        return [weights.get(name) for name in names]
+    assigned: list[Sequence[np.ndarray] | None] = [None] * len(names)
+    items = list(weights)
+    next_item = 0
+    for index, name in enumerate(names):
+        if next_item < len(items) and items[next_item].name == name:
+            assigned[index] = items[next_item].blobs
+            next_item += 1
+    if next_item < len(items):
+        raise CaffemodelError(f"weights of layer '{items[next_item].name}' (item {next_item}) "
+                              "match no layer of the net in order")
+    return assigned
+
+
+def _header(net: caffe_pb2.NetParameter) -> _Sized:
+    """Every NetParameter field except the layers, copied field by field (layers untouched)."""
+    head = caffe_pb2.NetParameter()
+    for descriptor, value in net.ListFields():
+        if descriptor.number in (n.NET_LAYER, n.NET_LAYERS):
+            continue
+        if isinstance(value, Message):
+            getattr(head, descriptor.name).CopyFrom(value)
+        elif hasattr(value, "extend"):  # repeated field
+            getattr(head, descriptor.name).extend(value)
+        else:
+            setattr(head, descriptor.name, value)
+    out = _Sized()
+    out.add(head.SerializeToString())
+    return out
+
+
+def _entry(entry: Message, name: str, blobs: Sequence[np.ndarray] | None) -> _Sized:
+    """One layer message: parameters by protobuf, then the blobs."""
+    if blobs is None:
+        _check_own_blobs(_blob_holder(entry), name)
+        out = _Sized()
+        out.add(entry.SerializeToString())
+        return out
+    if _is_v0(entry):
+        wrapper = _without(entry, "layer", "blobs")  # Caffe ignores a V0 wrapper's blobs
+        out = _Sized()
+        out.add(wrapper.SerializeToString())
+        out.add_field(n.V1_LAYER.nested_v0, _with_blobs(entry.layer, n.V0_LAYER.blobs, name, blobs))
+        return out
+    layout = n.V1_LAYER if isinstance(entry, caffe_pb2.V1LayerParameter) else n.V2_LAYER
+    return _with_blobs(entry, layout.blobs, name, blobs)
+
+
+def _blob_holder(entry: Message) -> Message:
+    return entry.layer if _is_v0(entry) else entry
+
+
+def _without(message: Message, *fields: str) -> Message:
+    copy = type(message)()
+    copy.CopyFrom(message)
+    for field in fields:
+        copy.ClearField(field)
+    return copy
+
+
+def _with_blobs(layer: Message, blobs_field: int, name: str,
+                blobs: Sequence[np.ndarray]) -> _Sized:
+    out = _Sized()
+    out.add(_without(layer, "blobs").SerializeToString())
+    for index, array in enumerate(blobs):
+        out.add_field(blobs_field, _blob(array, name, index))
+    return out
+
+
+def _blob(array: np.ndarray, name: str, index: int) -> _Sized:
+    """``shape { dim }`` and packed values, the values as a view of the array's memory."""
+    array = np.asarray(array)
+    if array.dtype.kind not in "fiu":
+        raise TypeError(f"layer '{name}' blob {index}: dtype {array.dtype} is not a real number")
+    double = array.dtype == np.float64
+    values = np.ascontiguousarray(array, "<f8" if double else "<f4")
+    dims = b"".join(encode_varint(d) for d in values.shape)
+    shape = length_prefix(n.SHAPE_DIM, len(dims)) + dims if dims else b""
+    out = _Sized()
+    out.add(length_prefix(n.BLOB_SHAPE, len(shape)) + shape)
+    if values.size:
+        raw = memoryview(values.reshape(-1).view(np.uint8))
+        out.add(length_prefix(n.BLOB_DOUBLE_DATA if double else n.BLOB_DATA, raw.nbytes))
+        out.add(raw)
+    return out
+
+
+def _check_own_blobs(layer: Message, name: str) -> None:
+    """A kept BlobProto must hold as many values as its shape (Caffe's Blob::FromProto check)."""
+    for index, blob in enumerate(layer.blobs):
+        legacy = ("num", "channels", "height", "width")
+        if any(blob.HasField(f) for f in legacy):
+            shape = [getattr(blob, f) for f in legacy]
+        else:
+            shape = list(blob.shape.dim)
+        held = len(blob.double_data) or len(blob.data)
+        if held != prod(shape):
+            raise CaffemodelError(f"layer '{name}' blob {index}: shape {shape} holds "
+                                  f"{prod(shape)} values but the blob has {held}; pass this "
+                                  "layer's weights")
