@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from google.protobuf.message import Message
 
-from ..schema import caffe_pb2
-
 
 def assign(msg: Message, name: str, value) -> None:
     """Store value in field ``name`` of msg: append when repeated, copy when a message (marking
@@ -31,18 +29,7 @@ def copy_message(src: Message) -> Message:
     return dst
 
 
-def has(msg: Message, name: str) -> bool:
-    """C++ ``has_x()`` for a singular field, ``x_size() > 0`` for a repeated one."""
-    fd = msg.DESCRIPTOR.fields_by_name[name]
-    if fd.is_repeated:
-        return len(getattr(msg, name)) > 0
-    return msg.HasField(name)
-
-
 def set_field_names(msg: Message) -> list[str]:
     """Names of the fields present in msg, in field-number order."""
     return [fd.name for fd, _ in msg.ListFields()]
 
-
-def new_net() -> caffe_pb2.NetParameter:
-    return caffe_pb2.NetParameter()

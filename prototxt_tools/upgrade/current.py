@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from ..schema import caffe_pb2
-from .tracking import LayerTrace, UpgradeLog
+from .tracking import LayerTrace, UpgradeLog, identity_traces
 
 INPUT_STAGE = "UpgradeNetInput"
 BATCHNORM_STAGE = "UpgradeNetBatchNorm"
@@ -18,12 +18,14 @@ def needs_input_upgrade(net: caffe_pb2.NetParameter) -> bool:
     return len(net.input) > 0
 
 
-def upgrade_input(net: caffe_pb2.NetParameter, traces: list[LayerTrace],
-                  log: UpgradeLog) -> None:
+def upgrade_input(net: caffe_pb2.NetParameter, traces: list[LayerTrace] | None = None,
+                  log: UpgradeLog | None = None) -> None:
     """UpgradeNetInput, in place: with input_shape or input_dim, one ``Input`` layer named
     "input" topped by every input becomes the first layer; then all input fields are cleared.
     An input with neither shape nor dims (a legacy caffemodel) is simply dropped.  Where Caffe
     would read past the end of input_shape / input_dim we raise instead."""
+    traces = traces if traces is not None else identity_traces(net)
+    log = log or UpgradeLog(strict=False)
     has_shape, has_dim = len(net.input_shape) > 0, len(net.input_dim) > 0
     if has_shape or has_dim:
         layer = caffe_pb2.LayerParameter(name=INPUT_LAYER_NAME, type="Input")
@@ -91,10 +93,12 @@ def needs_batchnorm_upgrade(net: caffe_pb2.NetParameter) -> bool:
     return any(layer.type == "BatchNorm" and len(layer.param) == 3 for layer in net.layer)
 
 
-def upgrade_batchnorm(net: caffe_pb2.NetParameter, traces: list[LayerTrace],
-                      log: UpgradeLog) -> None:
+def upgrade_batchnorm(net: caffe_pb2.NetParameter, traces: list[LayerTrace] | None = None,
+                      log: UpgradeLog | None = None) -> None:
     """UpgradeNetBatchNorm, in place: set lr_mult and decay_mult to 0 in those three params
     (BVLC master; the earliest version cleared them instead), leaving other ParamSpec fields."""
+    traces = traces if traces is not None else identity_traces(net)
+    log = log or UpgradeLog(strict=False)
     for layer, trace in zip(net.layer, traces):
         if layer.type == "BatchNorm" and len(layer.param) == 3:
             for spec in layer.param:

@@ -1,5 +1,6 @@
 """Caffe's UpgradeNetAsNeeded as one function: V0 -> V1, data transformation, V1 -> V2, input
-fields, BatchNorm params — each stage only when its NetNeeds*Upgrade test says so, in Caffe's order.
+fields, BatchNorm params — each stage only when its NetNeeds*Upgrade test says so, in Caffe's
+order.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from ..schema import caffe_pb2
 from ._proto import copy_message
 from .current import (needs_batchnorm_upgrade, needs_input_upgrade, upgrade_batchnorm,
                       upgrade_input)
-from .tracking import LayerTrace, UpgradeLog
+from .tracking import UpgradeLog, identity_traces
 from .v0 import needs_v0_to_v1, upgrade_v0_net_traced
 from .v1 import needs_data_upgrade, needs_v1_to_v2, upgrade_data_transformation, \
     upgrade_v1_net_traced
@@ -67,7 +68,7 @@ def upgrade_net(net: caffe_pb2.NetParameter, strict: bool = True) -> UpgradeResu
     log = UpgradeLog(strict=strict)
     source_format = detect_format(net)
     work = copy_message(net)
-    traces = _initial_traces(work, source_format)
+    traces = identity_traces(work)
     if needs_v0_to_v1(work):
         work, traces = upgrade_v0_net_traced(work, log)
     if needs_data_upgrade(work):
@@ -88,8 +89,3 @@ def upgrade_caffemodel_net(net: caffe_pb2.NetParameter) -> UpgradeResult:
     needs names and blobs, and it continues past its LOG(ERROR) problems there too."""
     return upgrade_net(net, strict=False)
 
-
-def _initial_traces(net: caffe_pb2.NetParameter, source_format: str) -> list[LayerTrace]:
-    if source_format == "V2":
-        return [LayerTrace(("layer", i)) for i in range(len(net.layer))]
-    return [LayerTrace(("layers", i)) for i in range(len(net.layers))]

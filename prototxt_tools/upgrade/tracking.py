@@ -99,3 +99,10 @@ class UpgradeLog:
     def fatal(message: str, path: FieldPath) -> UpgradeError:
         """A Caffe CHECK / LOG(FATAL): always an error (``raise log.fatal(...)``)."""
         return upgrade_error(message, path)
+
+
+def identity_traces(net) -> list[LayerTrace]:
+    """Traces for a net taken as the original: its V1 ``layers`` if it has any, else ``layer``."""
+    if len(net.layers) > 0:
+        return [LayerTrace(("layers", i)) for i in range(len(net.layers))]
+    return [LayerTrace(("layer", i)) for i in range(len(net.layer))]

@@ -1,4 +1,5 @@
-"""V0 -> V1: Caffe's UpgradeV0Net, UpgradeV0PaddingLayers, UpgradeV0LayerParameter, UpgradeV0LayerType.
+"""V0 -> V1: Caffe's UpgradeV0Net, UpgradeV0PaddingLayers, UpgradeV0LayerParameter and
+UpgradeV0LayerType.
 
 A V0 net is ``layers { layer { type: "conv" kernelsize: 11 ... } bottom: ... top: ... }``: the
 parameters live flat in a nested ``V0LayerParameter``.  Caffe first folds ``padding`` layers into
@@ -100,8 +101,8 @@ def fold_padding_layers(net: caffe_pb2.NetParameter, log: UpgradeLog):
                      "layer reading its output)", ("layers", i))
         for j, blob in enumerate(conn.bottom):
             if blob not in last_producer:
-                raise log.fatal(f"bottom '{blob}' is neither a net input nor the top of an earlier "
-                                f"layer (Caffe: Unknown blob input {blob} to layer {j})",
+                raise log.fatal(f"bottom '{blob}' is neither a net input nor the top of an "
+                                f"earlier layer (Caffe: Unknown blob input {blob} to layer {j})",
                                 ("layers", i, "bottom", j))
             src = last_producer[blob]
             if src >= 0 and net.layers[src].layer.type == "padding":
@@ -179,7 +180,7 @@ def upgrade_v0_layer(conn, out, trace: LayerTrace, log: UpgradeLog) -> None:
 
 def _move_v0_param(v0, v0_field: str, targets: dict, out, trace: LayerTrace,
                    log: UpgradeLog) -> None:
-    src_path = trace.origin + ("layer", v0_field)
+    src_path = trace.resolve(("layer", v0_field))
     dest = targets.get(ANY_TYPE) or targets.get(v0.type)
     if dest is None:
         log.problem(STAGE, f"parameter {v0_field} does not apply to layer type '{v0.type}'; "

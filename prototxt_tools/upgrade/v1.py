@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..schema import caffe_pb2
 from ._proto import assign, copy_message, set_field_names
-from .tracking import LayerTrace, UpgradeLog
+from .tracking import LayerTrace, UpgradeLog, identity_traces
 
 STAGE = "UpgradeV1Net"
 DATA_STAGE = "UpgradeNetDataTransformation"
@@ -74,10 +74,13 @@ def needs_data_upgrade(net: caffe_pb2.NetParameter) -> bool:
     return False
 
 
-def upgrade_data_transformation(net: caffe_pb2.NetParameter, traces: list[LayerTrace],
-                                log: UpgradeLog) -> None:
+def upgrade_data_transformation(net: caffe_pb2.NetParameter,
+                                traces: list[LayerTrace] | None = None,
+                                log: UpgradeLog | None = None) -> None:
     """UpgradeNetDataTransformation, in place.  Like Caffe's ``mutable_*`` calls, every data
     layer ends up with (possibly empty) ``<type>_param`` and ``transform_param`` present."""
+    traces = traces if traces is not None else identity_traces(net)
+    log = log or UpgradeLog(strict=False)
     for layer, trace in zip(net.layers, traces):
         param_name = _transform_param_name(layer)
         if not param_name:
@@ -170,5 +173,4 @@ def upgrade_v1_net_traced(net: caffe_pb2.NetParameter, traces: list[LayerTrace],
 
 def upgrade_v1_net(net: caffe_pb2.NetParameter, strict: bool = False) -> caffe_pb2.NetParameter:
     """Caffe's UpgradeV1Net alone: V1 net -> current-format net."""
-    traces = [LayerTrace(("layers", i)) for i in range(len(net.layers))]
-    return upgrade_v1_net_traced(net, traces, UpgradeLog(strict=strict))[0]
+    return upgrade_v1_net_traced(net, identity_traces(net), UpgradeLog(strict=strict))[0]
