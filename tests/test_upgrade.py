@@ -14,17 +14,13 @@ Fixtures are parsed with google.protobuf.text_format (not our own text parser).
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from google.protobuf import text_format
 
 from conftest import CORPUS, corpus_manifest
-from prototxt_tools.errors import UpgradeError
 from prototxt_tools.schema import caffe_pb2
-from prototxt_tools.upgrade import (V0_LAYER_TYPES, V1_LAYER_TYPES, detect_format,
-                                    net_needs_upgrade, upgrade_caffemodel_net, upgrade_net,
-                                    upgrade_solver, upgrade_v0_net, upgrade_v0_padding_layers,
-                                    upgrade_v1_net)
+from prototxt_tools.upgrade import (detect_format, net_needs_upgrade, upgrade_net,
+                                    upgrade_v0_net, upgrade_v0_padding_layers, upgrade_v1_net)
 
 FIXTURES = "BVLC_caffe/_extracted/test_upgrade_proto"
 
