@@ -147,7 +147,8 @@ def test_batchnorm_with_three_params_gets_zero_lr_and_decay():
 def test_v1_data_transformation_fields_move_to_transform_param():
     net = parse_net("layers { name: 'd' type: DATA top: 'd' "
                     "  data_param { source: 'db' batch_size: 4 scale: 0.5 mirror: true } } "
-                    "layers { name: 'i' type: IMAGE_DATA top: 'i' image_data_param { source: 's' } }")
+                    "layers { name: 'i' type: IMAGE_DATA top: 'i' "
+                    "  image_data_param { source: 's' } }")
     result = upgrade_net(net)
     data, images = result.net.layer
     assert text_format.MessageToString(data.transform_param, as_one_line=True) == \
@@ -193,7 +194,8 @@ def test_v0_caffemodel_blobs_move_with_their_layers():
     weights = np.arange(24, dtype=np.float32)
     blob = caffe_pb2.BlobProto(num=2, channels=3, height=2, width=2)
     blob.data.extend(weights)
-    net = parse_net("input: 'data' " + PAD + v0_layer("conv1", "conv", ["pad1"], ["conv1"], "num_output: 2"))
+    conv = v0_layer("conv1", "conv", ["pad1"], ["conv1"], "num_output: 2")
+    net = parse_net("input: 'data' " + PAD + conv)
     net.layers[1].layer.blobs.add().CopyFrom(blob)
     binary = caffe_pb2.NetParameter.FromString(net.SerializeToString())
     result = upgrade_caffemodel_net(binary)
