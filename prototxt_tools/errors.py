@@ -13,13 +13,16 @@ class PrototxtToolsError(Exception):
     """Base class of every error prototxt-tools raises for bad input."""
 
     def __init__(self, message: str, path: str | None = None, line: int | None = None,
-                 col: int | None = None, offset: int | None = None):
+                 col: int | None = None, offset: int | None = None,
+                 field_path: tuple | None = None):
         super().__init__(message)
         self.message = message
         self.path = path
         self.line = line
         self.col = col
         self.offset = offset
+        # where in the parsed message the problem is, for callers that map it to a text position
+        self.field_path = field_path
 
     def location(self) -> str:
         where = self.path or "<input>"

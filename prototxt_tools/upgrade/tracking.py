@@ -67,9 +67,7 @@ class LayerTrace:
 def upgrade_error(message: str, path: FieldPath) -> UpgradeError:
     """An UpgradeError whose text starts with the field path; ``field_path`` keeps it as a tuple
     so the caller can map it to a line with its SourceMap."""
-    err = UpgradeError(f"{format_field_path(path)}: {message}")
-    err.field_path = tuple(path)
-    return err
+    return UpgradeError(f"{format_field_path(path)}: {message}", field_path=tuple(path))
 
 
 @dataclass
