@@ -1,6 +1,6 @@
 """Write a caffemodel: layer parameters serialized by protobuf, blob values streamed from numpy.
 
-Each blob is written as ``shape { dim ... }`` plus one packed ``data`` field (``double_data`` for
+Each blob is written as ``shape { dim ... }`` (or legacy 4-D dims, see ``_blob``) plus one packed ``data`` field (``double_data`` for
 float64 arrays, as Caffe's ``Blob<double>::ToProto`` does) whose bytes go from the array's
 buffer straight to the file.  Lengths are computed up front, so nothing is assembled in memory
 but the small parameter bytes.  The file is replaced atomically.
@@ -24,7 +24,7 @@ from ..schema import caffe_pb2
 from . import numbers as n
 from .atomic import atomic_output
 from .reader import LayerWeights
-from .wire import encode_varint, length_prefix
+from .wire import VARINT, encode_tag, encode_varint, length_prefix
 
 Weights = Union[Mapping[str, Sequence[np.ndarray]], Sequence[LayerWeights]]
 Chunk = Union[bytes, memoryview]
@@ -54,8 +54,9 @@ def write_caffemodel(path: str | os.PathLike[str], net: caffe_pb2.NetParameter,
 
     ``weights`` maps layer names to their blobs, or is a list of :class:`LayerWeights` matched
     to the net's layers in order (as ``CaffeModel.layers``).  A layer with weights gets exactly
-    those blobs (its BlobProtos in ``net`` are ignored); other layers keep the blobs ``net``
-    holds, which must then carry their values.  Raises :class:`CaffemodelError` for weights of
+    those blobs (its BlobProtos in ``net`` only decide whether a 4-D blob keeps the legacy
+    num/channels/height/width form); other layers keep the blobs ``net`` holds, which must then
+    carry their values.  Raises :class:`CaffemodelError` for weights of
     unknown layers and for blobs whose value count does not match their shape.
     """
     entries, field_number = _layer_entries(net)
@@ -169,21 +170,39 @@ def _with_blobs(layer: Message, blobs_field: int, name: str,
     out = _Sized()
     out.add(_without(layer, "blobs").SerializeToString())
     for index, array in enumerate(blobs):
-        out.add_field(blobs_field, _blob(array, name, index))
+        legacy = index < len(layer.blobs) and _uses_legacy_dims(layer.blobs[index])
+        out.add_field(blobs_field, _blob(array, name, index, legacy))
     return out
 
 
-def _blob(array: np.ndarray, name: str, index: int) -> _Sized:
-    """``shape { dim }`` and packed values, the values as a view of the array's memory."""
+_LEGACY = ("num", "channels", "height", "width")
+
+
+def _uses_legacy_dims(blob: caffe_pb2.BlobProto) -> bool:
+    return any(blob.HasField(f) for f in _LEGACY)
+
+
+def _blob(array: np.ndarray, name: str, index: int, legacy: bool) -> _Sized:
+    """Shape and packed values, the values as a view of the array's memory.
+
+    The shape is ``shape { dim }``, or the 4-D num/channels/height/width when the net's blob
+    used those and the array is 4-D: Caffe matches legacy dims to a layer's blob from the
+    trailing axes (``Blob::ShapeEquals``), so a legacy (1, 1, M, N) InnerProduct weight loads
+    into an (M, N) blob, while ``shape { dim: 1 1 M N }`` would be refused.
+    """
     array = np.asarray(array)
     if array.dtype.kind not in "fiu":
         raise TypeError(f"layer '{name}' blob {index}: dtype {array.dtype} is not a real number")
     double = array.dtype == np.float64
     values = np.ascontiguousarray(array, "<f8" if double else "<f4")
-    dims = b"".join(encode_varint(d) for d in values.shape)
-    shape = length_prefix(n.SHAPE_DIM, len(dims)) + dims if dims else b""
     out = _Sized()
-    out.add(length_prefix(n.BLOB_SHAPE, len(shape)) + shape)
+    if legacy and values.ndim == 4:
+        out.add(b"".join(encode_tag(number, VARINT) + encode_varint(dim)
+                         for number, dim in zip(n.BLOB_LEGACY_DIMS, values.shape)))
+    else:
+        dims = b"".join(encode_varint(d) for d in values.shape)
+        shape = length_prefix(n.SHAPE_DIM, len(dims)) + dims if dims else b""
+        out.add(length_prefix(n.BLOB_SHAPE, len(shape)) + shape)
     if values.size:
         raw = memoryview(values.reshape(-1).view(np.uint8))
         out.add(length_prefix(n.BLOB_DOUBLE_DATA if double else n.BLOB_DATA, raw.nbytes))
@@ -194,9 +213,8 @@ def _blob(array: np.ndarray, name: str, index: int) -> _Sized:
 def _check_own_blobs(layer: Message, name: str) -> None:
     """A kept BlobProto must hold as many values as its shape (Caffe's Blob::FromProto check)."""
     for index, blob in enumerate(layer.blobs):
-        legacy = ("num", "channels", "height", "width")
-        if any(blob.HasField(f) for f in legacy):
-            shape = [getattr(blob, f) for f in legacy]
+        if _uses_legacy_dims(blob):
+            shape = [getattr(blob, f) for f in _LEGACY]
         else:
             shape = list(blob.shape.dim)
         held = len(blob.double_data) or len(blob.data)
