@@ -494,3 +494,21 @@ def test_arrays_are_views_read_only_unless_writable(tmp_path):
     private = read_caffemodel(out, writable=True).weights("conv")[0]
     private[:] = 7
     np.testing.assert_array_equal(read_caffemodel(out).weights("conv")[0], np.arange(4))
+
+
+def test_packed_values_are_zero_copy_views():
+    blob = packed_blob(shape=caffe_pb2.BlobShape(dim=[2, 3]), data=VALUES)
+    data = net_with_blobs(blob)
+    for source in (data, bytearray(data), memoryview(data)):
+        array = read_caffemodel(source).weights("ip")[0]
+        assert np.shares_memory(array, np.frombuffer(source, np.uint8))
+        np.testing.assert_array_equal(array, np.array(VALUES, np.float32).reshape(2, 3))
+
+
+def test_rewrite_in_place_from_its_own_mapping(tmp_path):
+    out = tmp_path / "w.caffemodel"
+    write_caffemodel(out, simple_net(), {"conv": [np.arange(6, dtype=np.float32).reshape(2, 3)]})
+    model = read_caffemodel(out)  # arrays are views of out's mapping
+    write_caffemodel(out, model.net, model.layers)
+    np.testing.assert_array_equal(read_caffemodel(out).weights("conv")[0],
+                                  np.arange(6).reshape(2, 3))
