@@ -160,9 +160,7 @@ class _Builder:
 
     def error(self, message: str, node: Node, path: tuple) -> ParseError:
         line, col = self.doc.index.line_col(node.start)
-        err = ParseError(message, self.doc.path, line, col, node.start)
-        err.field_path = path
-        return err
+        return ParseError(message, self.doc.path, line, col, field_path=path)
 
     def fill(self, message: Message, fields: list[Field], prefix: tuple) -> None:
         descriptor = message.DESCRIPTOR

@@ -60,7 +60,7 @@ class _Parser:
     # -- helpers ---------------------------------------------------------------------------
     def error(self, message: str, offset: int) -> ParseError:
         line, col = self.index.line_col(offset)
-        return ParseError(message, self.path, line, col, offset)
+        return ParseError(message, self.path, line, col)
 
     def trivia(self, out: list) -> Token:
         """Move trivia tokens at the cursor into ``out``; return the next significant token."""
@@ -177,23 +177,25 @@ class _Parser:
         children: list = [open_]
         items: list = []
         tok = self.trivia(children)
-        while not (tok.kind == SYMBOL and tok.text == "]"):
-            if tok.kind == SYMBOL and tok.text in "{<":
-                item = self.parse_block(depth + 1)
-            else:
-                item = self.parse_scalar(None)
-            children.append(item)
-            items.append(item)
-            tok = self.trivia(children)
-            if tok.kind == SYMBOL and tok.text == ",":
+        if not (tok.kind == SYMBOL and tok.text == "]"):  # "[]" is an empty list
+            while True:  # an item must follow every ',' (no trailing comma)
+                if tok.kind == SYMBOL and tok.text in "{<":
+                    item = self.parse_block(depth + 1)
+                else:
+                    item = self.parse_scalar(None)
+                children.append(item)
+                items.append(item)
+                tok = self.trivia(children)
+                if tok.kind == SYMBOL and tok.text == "]":
+                    break
+                if not (tok.kind == SYMBOL and tok.text == ","):
+                    if tok.kind == EOF:
+                        raise self.error("'[' is never closed: expected ']' before the end of "
+                                         "the file", open_.start)
+                    raise self.bad_token(tok, "',' or ']' in the list")
                 children.append(tok)
                 self.i += 1
                 tok = self.trivia(children)
-            elif not (tok.kind == SYMBOL and tok.text == "]"):
-                if tok.kind == EOF:
-                    raise self.error("'[' is never closed: expected ']' before the end of the "
-                                     "file", open_.start)
-                raise self.bad_token(tok, "',' or ']' in the list")
         children.append(tok)
         self.i += 1
         return ListValue(children, open_, tok, items)
