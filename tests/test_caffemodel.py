@@ -21,7 +21,7 @@ from google.protobuf.message import DecodeError
 from prototxt_tools.caffemodel import (CaffemodelError, LayerWeights, iter_layer_weights,
                                        read_caffemodel, write_caffemodel)
 from prototxt_tools.caffemodel import writer as writer_module
-from prototxt_tools.caffemodel.atomic import atomic_output
+from prototxt_tools.fileio import atomic_output
 from prototxt_tools.schema import caffe_pb2
 
 from conftest import CORPUS, corpus_available, corpus_files

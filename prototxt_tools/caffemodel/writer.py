@@ -22,7 +22,7 @@ from google.protobuf.message import Message
 from ..errors import CaffemodelError
 from ..schema import caffe_pb2
 from . import numbers as n
-from .atomic import atomic_output
+from ..fileio import atomic_output
 from .reader import LayerWeights
 from .wire import VARINT, encode_tag, encode_varint, length_prefix
 
