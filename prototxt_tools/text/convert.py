@@ -22,7 +22,7 @@ from ..errors import ParseError
 from ..source import FieldSpan, SourceMap, Span
 from .cst import Block, Document, Field, ListValue, Node, Scalar
 from .parser import describe
-from .tokens import fast_constructor
+from .tokens import STRING, fast_constructor
 from .values import (TYPE_NAMES, did_you_mean, parse_bool, parse_enum, parse_float,
                      parse_integer, scalar_bytes)
 
@@ -90,7 +90,8 @@ def _parse_bool(scalar: Scalar, fd: FD, encoding: str):
 
 def _parse_string(scalar: Scalar, fd: FD, encoding: str):
     parts = scalar.parts
-    if len(parts) == 1 and encoding == "utf-8" and "\\" not in parts[0].text:
+    if (len(parts) == 1 and parts[0].kind == STRING and encoding == "utf-8"
+            and "\\" not in parts[0].text):
         return parts[0].text[1:-1]  # fast path: the decoded file text is the value
     raw = scalar_bytes(scalar, encoding)
     try:
