@@ -1,0 +1,261 @@
+"""W40x: legacy formats and fields -- one rule per step of Caffe's ``UpgradeNetAsNeeded``.
+
+Caffe still reads these files, upgrading them in memory each time; other tools (OpenCV's
+importer, converters, newer forks) often do not.  Each rule matches one upgrade function of
+``src/caffe/util/upgrade_proto.cpp``, so ``prototxt-fix`` can apply that upgrade as a minimal edit.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from ..diagnostic import Finding
+from ..registry import Rule, rule
+
+DATA_STAGE = "UpgradeNetDataTransformation"
+BATCHNORM_STAGE = "UpgradeNetBatchNorm"
+
+
+@rule
+class LegacyLayerFormat(Rule):
+    """Checks for nets written in the V0 or V1 layer format.
+
+    ## What it does
+    Reports a net whose layers are `layers { ... }` blocks: V1 (`type: CONVOLUTION`, an enum) or
+    V0 (`layers { layer { type: "conv" } }`).
+
+    ## Why is this bad?
+    Caffe has upgraded these in memory since 2015 (`upgrade_net_proto_text`) and logs that
+    "future Caffe releases will not support" them. OpenCV, converters and forks may misread or
+    refuse them; fields like `blobs_lr` are silently reinterpreted.
+
+    ## Example
+    ```
+    layers { name: "conv1" type: CONVOLUTION bottom: "data" top: "conv1" }
+    ```
+
+    ## Fix
+    `prototxt-tools upgrade net.prototxt` rewrites the file in the current `layer { type:
+    "Convolution" }` format, as Caffe's `upgrade_net_proto_text` would.
+    """
+
+    code = "W401"
+    name = "legacy-layer-format"
+    summary = "Net uses the deprecated V0/V1 layer format"
+    requires = ("document", "network")
+
+    def check(self, ctx) -> Iterator[Finding]:
+        if ctx.format == "V1":
+            yield Finding("net uses the V1 layer format (`layers` with enum types), deprecated "
+                          "since 2015; upgrade it to `layer` blocks", at=("layers", 0))
+        elif ctx.format == "V0":
+            yield Finding("net uses the V0 layer format (`layers { layer { ... } }`), deprecated "
+                          "since 2014; upgrade it to `layer` blocks", at=("layers", 0))
+
+
+@rule
+class LegacyPaddingLayer(Rule):
+    """Checks for V0 `padding` layers.
+
+    ## What it does
+    Reports a V0 layer of type `padding`.
+
+    ## Why is this bad?
+    Padding layers were removed in 2014; Caffe's `UpgradeV0PaddingLayers` folds each into the
+    `pad` of the convolution or pooling layer reading it, and fails (`Padding layer input to
+    non-convolutional / non-pooling layer`) when anything else reads it.
+
+    ## Example
+    ```
+    layers { layer { name: "pad1" type: "padding" pad: 2 } bottom: "data" top: "pad1" }
+    ```
+
+    ## Fix
+    Upgrade the net (`prototxt-tools upgrade`): the pad moves into the next layer.
+    """
+
+    code = "W402"
+    name = "legacy-padding-layer"
+    summary = "V0 padding layer (folded into the next convolution/pooling by Caffe)"
+    requires = ("document", "network")
+
+    def check(self, ctx) -> Iterator[Finding]:
+        for k, conn in enumerate(ctx.message.layers):
+            if conn.HasField("layer") and conn.layer.type == "padding":
+                yield Finding(f"padding layer '{conn.layer.name}' is a V0 construct; Caffe folds "
+                              "its pad into the layer that reads it",
+                              at=("layers", k, "layer", "type"), layer=conn.layer.name)
+
+
+@rule
+class LegacyParamFields(Rule):
+    """Checks for `blobs_lr` and `weight_decay`.
+
+    ## What it does
+    Reports a V0/V1 layer that sets learning-rate or weight-decay multipliers with `blobs_lr` /
+    `weight_decay`.
+
+    ## Why is this bad?
+    Since V2 these are `param { lr_mult: ... decay_mult: ... }`, one block per parameter blob.
+    The V1 upgrade converts them; tools reading the V1 fields directly get them wrong or drop
+    them.
+
+    ## Example
+    ```
+    layers { name: "fc8" type: INNER_PRODUCT blobs_lr: 1 blobs_lr: 2 weight_decay: 1 weight_decay: 0 }
+    ```
+
+    ## Fix
+    Upgrade the net: each value becomes `param { lr_mult: 1 decay_mult: 1 }` etc.
+    """
+
+    code = "W403"
+    name = "legacy-param-fields"
+    summary = "Layer uses blobs_lr / weight_decay instead of param { lr_mult decay_mult }"
+    requires = ("document", "network")
+
+    def check(self, ctx) -> Iterator[Finding]:
+        for k, conn in enumerate(ctx.message.layers):
+            holder, prefix = (conn.layer, ("layers", k, "layer")) if conn.HasField("layer") \
+                else (conn, ("layers", k))
+            used = [f for f in ("blobs_lr", "weight_decay") if len(getattr(holder, f))]
+            if used:
+                name = holder.name
+                yield Finding(f"layer '{name}' sets {' and '.join(used)}; the current format "
+                              "is `param { lr_mult decay_mult }`", at=prefix + (used[0], 0),
+                              layer=name)
+
+
+@rule
+class LegacyDataTransform(Rule):
+    """Checks for data-layer preprocessing fields outside `transform_param`.
+
+    ## What it does
+    Reports `scale`, `mean_file`, `crop_size` or `mirror` written inside `data_param`,
+    `image_data_param` or `window_data_param` of a V1 data layer.
+
+    ## Why is this bad?
+    Caffe's `UpgradeNetDataTransformation` moves them into `transform_param`; tools that do not
+    run that upgrade train or evaluate without the preprocessing.
+
+    ## Example
+    ```
+    layers { type: DATA data_param { source: "train_lmdb" scale: 0.00390625 } }
+    ```
+
+    ## Fix
+    Upgrade the net: the fields move to `transform_param { scale: 0.00390625 }`.
+    """
+
+    code = "W404"
+    name = "legacy-data-transform"
+    summary = "Data preprocessing fields outside transform_param"
+    requires = ("document", "network")
+
+    def check(self, ctx) -> Iterator[Finding]:
+        for change in ctx.loaded.upgrade_changes:
+            if change.stage == DATA_STAGE:
+                yield Finding(f"deprecated data transformation field: {change.message}",
+                              at=change.path)
+
+
+@rule
+class LegacyInputFields(Rule):
+    """Checks for net-level `input` / `input_dim` / `input_shape` fields.
+
+    ## What it does
+    Reports a net declaring its inputs with the legacy `input:` fields.
+
+    ## Why is this bad?
+    Caffe's `UpgradeNetInput` turns them into an `Input` layer placed first; `input_dim` takes
+    exactly four values per input, and a mismatch is only caught at load time. Some tools read
+    only one of the two spellings.
+
+    ## Example
+    ```
+    input: "data"
+    input_dim: 1 input_dim: 3 input_dim: 224 input_dim: 224
+    ```
+
+    ## Fix
+    Upgrade the net: `layer { name: "input" type: "Input" top: "data" input_param { shape { dim:
+    1 dim: 3 dim: 224 dim: 224 } } }`.
+    """
+
+    code = "W405"
+    name = "legacy-input-fields"
+    summary = "Net inputs declared with legacy input / input_dim / input_shape fields"
+    requires = ("document", "network")
+
+    def check(self, ctx) -> Iterator[Finding]:
+        message = ctx.message
+        if len(message.input):
+            kind = "input_shape" if len(message.input_shape) else \
+                "input_dim" if len(message.input_dim) else "no shape"
+            names = ", ".join(f"'{n}'" for n in message.input)
+            yield Finding(f"net input(s) {names} use the legacy `input` fields ({kind}); the "
+                          "current format is an Input layer", at=("input", 0))
+
+
+@rule
+class LegacyBatchNormParams(Rule):
+    """Checks for BatchNorm layers freezing their statistics with three `param` blocks.
+
+    ## What it does
+    Reports a `BatchNorm` layer with exactly three `param { ... }` blocks.
+
+    ## Why is this bad?
+    That was how the statistics were kept out of the solver before BatchNorm did it itself;
+    Caffe's `UpgradeNetBatchNorm` now overwrites their `lr_mult`/`decay_mult` with 0, so
+    whatever the file says is ignored.
+
+    ## Example
+    ```
+    layer { type: "BatchNorm" param { lr_mult: 0 } param { lr_mult: 0 } param { lr_mult: 0 } }
+    ```
+
+    ## Fix
+    Delete the three `param` blocks.
+    """
+
+    code = "W406"
+    name = "legacy-batchnorm-params"
+    summary = "BatchNorm layer declares three param blocks that Caffe overrides"
+    requires = ("document", "network")
+
+    def check(self, ctx) -> Iterator[Finding]:
+        for change in ctx.loaded.upgrade_changes:
+            if change.stage == BATCHNORM_STAGE:
+                yield Finding(change.message, at=change.path)
+
+
+@rule
+class UpgradeDropsField(Rule):
+    """Checks for fields Caffe's upgrade silently discards.
+
+    ## What it does
+    Reports a field of a legacy net that `UpgradeNetAsNeeded` does not carry over (a V0
+    parameter that does not apply to the layer type, unused `input_dim` values, ...).
+
+    ## Why is this bad?
+    The file says something Caffe ignores: the net that runs is not the net that is written.
+
+    ## Example
+    ```
+    input: "data"
+    input_dim: 1 input_dim: 3 input_dim: 32 input_dim: 32 input_dim: 7
+    ```
+
+    ## Fix
+    Delete the field, or move the setting to where the current format expects it.
+    """
+
+    code = "W407"
+    name = "upgrade-drops-field"
+    summary = "Caffe's format upgrade discards this field"
+    requires = ("document", "network")
+
+    def check(self, ctx) -> Iterator[Finding]:
+        for change in ctx.loaded.upgrade_changes:
+            if change.lossy:
+                yield Finding(f"Caffe's upgrade discards this: {change.message}", at=change.path)
