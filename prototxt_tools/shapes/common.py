@@ -101,12 +101,17 @@ def c_int(value: int, field: FieldPath) -> int:
     return value
 
 
+def _repeated(descriptor) -> bool:
+    """FieldDescriptor.is_repeated (protobuf >= 6; ``label`` is deprecated there)."""
+    return bool(descriptor.is_repeated)
+
+
 def has(message, name: str) -> bool:
     """proto2 presence: HasField for singular fields, non-empty for repeated ones."""
     descriptor = message.DESCRIPTOR.fields_by_name.get(name)
     if descriptor is None:
         return False
-    if descriptor.label == descriptor.LABEL_REPEATED:
+    if _repeated(descriptor):
         return len(getattr(message, name)) > 0
     return message.HasField(name)
 
@@ -116,7 +121,7 @@ def values(message, name: str) -> list:
     descriptor = message.DESCRIPTOR.fields_by_name.get(name)
     if descriptor is None:
         return []
-    if descriptor.label == descriptor.LABEL_REPEATED:
+    if _repeated(descriptor):
         return list(getattr(message, name))
     return [getattr(message, name)] if message.HasField(name) else []
 
