@@ -65,6 +65,9 @@ class Editor:
         self.edits: list[TextEdit] = []
         self.newline = "\r\n" if "\r\n" in self.text else "\n"
         self.indent_unit = detect_indent_unit(document)
+        # empty blocks being filled: id(block) -> (its edit, the snippets so far), so several
+        # insertions into one ``{}`` become one multi-line block
+        self._fills: dict[int, tuple[TextEdit, list[str]]] = {}
 
     # -- primitive -----------------------------------------------------------------------------
     def replace(self, start: int, end: int, text: str) -> TextEdit:
@@ -138,7 +141,7 @@ class Editor:
             if self.own_indent(first) is not None:
                 return self.insert_before(first, text)
             return self.replace(first.start, first.start, text + " ")
-        return self.fill_empty(block, text)
+        return self.fill_empty(block, text, at_start=True)
 
     def insert_at_end(self, container: Block | Field | Document, text: str) -> TextEdit:
         """Insert ``text`` as the last field of a block (or of the document)."""
@@ -153,14 +156,24 @@ class Editor:
             return self.insert_after(block.fields[-1], text, self.child_indent(block))
         return self.fill_empty(block, text)
 
-    def fill_empty(self, block: Block | Document, text: str) -> TextEdit:
+    def fill_empty(self, block: Block | Document, text: str, at_start: bool = False) -> TextEdit:
+        """Write the first fields of a block (or document) that has none."""
+        previous = self._fills.pop(id(block), None)
+        snippets = [text] if previous is None else (
+            [text] + previous[1] if at_start else previous[1] + [text])
+        if previous is not None:
+            self.edits.remove(previous[0])
         if isinstance(block, Document):
-            glue = self.newline if self.text and not self.text.endswith("\n") else ""
-            return self.replace(len(self.text), len(self.text),
-                                glue + self.indented(text, "") + self.newline)
-        inner = self.indented(text, self.child_indent(block))
-        return self.replace(block.open.end, block.close.start,
-                            self.newline + inner + self.newline + self.line_indent(block.start))
+            glue = self.newline if self.text.strip() and not self.text.endswith("\n") else ""
+            body = self.newline.join(self.indented(t, "") for t in snippets)
+            edit = self.replace(len(self.text), len(self.text), glue + body + self.newline)
+        else:
+            indent = self.child_indent(block)
+            body = self.newline.join(self.indented(t, indent) for t in snippets)
+            edit = self.replace(block.open.end, block.close.start, self.newline + body
+                                + self.newline + self.line_indent(block.start))
+        self._fills[id(block)] = (edit, snippets)
+        return edit
 
     # -- layout helpers ------------------------------------------------------------------------
     def indented(self, text: str, indent: str) -> str:
