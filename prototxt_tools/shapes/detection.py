@@ -14,7 +14,8 @@ def prior_count(param) -> int:
     """PriorBoxLayer::LayerSetUp's num_priors_: aspect ratios (deduped, flipped) x min sizes + max.
 
     Aspect ratios start with 1; each new ratio (|ar - seen| >= 1e-6 in float) is added, and with
-    flip also 1/ar.  Each max_size adds one more prior.
+    flip also 1/ar.  Each max_size adds one more prior.  (Forks: TextBoxes++'s
+    denser_prior_boxes doubles the count.)
     """
     ratios = [np.float32(1.0)]
     for ar in values(param, "aspect_ratio"):
@@ -24,9 +25,12 @@ def prior_count(param) -> int:
         ratios.append(ar)
         if param.flip:
             ratios.append(np.float32(1.0 / float(ar)))
-    min_sizes = values(param, "min_size")
-    max_sizes = values(param, "max_size")
-    return len(ratios) * len(min_sizes) + len(max_sizes)
+    count = len(ratios) * len(values(param, "min_size")) + len(values(param, "max_size"))
+    # TextBoxes++ (MhLiao/TextBoxes_plusplus) adds a vertically shifted copy of every prior.
+    return 2 * count if has(param, "denser_prior_boxes") and param.denser_prior_boxes else count
+
+
+OPENCV_ONLY_PRIOR_FIELDS = ("offset_h", "offset_w", "width", "height")
 
 
 @shape_rule("PriorBox", bottoms=(2, 2), fork="SSD (weiliu89/caffe ssd)")
@@ -34,6 +38,10 @@ def prior_box(layer, bottoms):
     """Default boxes for a feature map: top (1, 2, H * W * num_priors * 4) (boxes, variances)."""
     param = fork_param(layer, "prior_box_param", "PriorBox")
     field = "prior_box_param"
+    for name in OPENCV_ONLY_PRIOR_FIELDS:
+        require(not has(param, name), f"prior_box_param.{name} is read only by OpenCV's dnn "
+                f"importer; no Caffe fork parses it (their PriorBox counts priors differently)",
+                (field, name, 0), "not-caffe-field")
     min_sizes = values(param, "min_size")
     require(len(min_sizes) > 0, "must provide min_size.", (field, "min_size"), "missing-param")
     for i, size in enumerate(min_sizes):
