@@ -7,8 +7,8 @@ from google.protobuf import text_format
 
 from prototxt_tools.errors import ShapeError
 from prototxt_tools.schema import caffe_pb2
-from prototxt_tools.shapes import (SHAPE_RULES, LayerShapeError, ShapeUnknown, infer_layer,
-                                   infer_net, infer_net_shapes, shape_rule)
+from prototxt_tools.shapes import (SHAPE_RULES, LayerShapeError, ShapeUnknown, coverage_markdown,
+                                   infer_layer, infer_net, infer_net_shapes, shape_rule)
 
 
 def layer(text: str, bottoms: int = 1, tops: int = 1) -> caffe_pb2.LayerParameter:
@@ -420,3 +420,6 @@ def test_registry_rejects_duplicates_and_documents_rules():
     assert {"Convolution", "Pooling", "InnerProduct", "PriorBox", "Interp"} <= set(SHAPE_RULES)
     for name, rule in SHAPE_RULES.items():
         assert rule.summary, f"{name} has no docstring"
+    table = coverage_markdown()
+    assert all(f"`{name}`" in table for name in SHAPE_RULES)
+    assert "| `Convolution`, `DepthwiseConvolution` | BVLC Caffe |" in table

@@ -5,8 +5,9 @@ Importing the package registers every rule (the rule modules fill ``SHAPE_RULES`
 
 from . import conv, data, dense, detection, elementwise, losses, pooling, structure  # noqa: F401
 from .infer import LayerResult, NetShapes, infer_layer, infer_net, infer_net_shapes
-from .registry import SHAPE_RULES, LayerShapeError, LayerShapes, ShapeRule, ShapeUnknown, shape_rule
+from .registry import (SHAPE_RULES, LayerShapeError, LayerShapes, ShapeRule, ShapeUnknown,
+                       coverage_markdown, shape_rule)
 
 __all__ = ["SHAPE_RULES", "LayerResult", "LayerShapeError", "LayerShapes", "NetShapes",
-           "ShapeRule", "ShapeUnknown", "infer_layer", "infer_net", "infer_net_shapes",
-           "shape_rule"]
+           "ShapeRule", "ShapeUnknown", "coverage_markdown", "infer_layer", "infer_net",
+           "infer_net_shapes", "shape_rule"]

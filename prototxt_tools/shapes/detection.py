@@ -131,7 +131,7 @@ def interp(layer, bottoms):
 @shape_rule("Upsample", bottoms=(1, 2),
             fork="SegNet (alexgkendall/caffe-segnet, 2 bottoms) / YOLO forks (1 bottom)",
             restrictions="two bottoms: SegNet max-unpooling (scale default 2, or upsample_h/w); "
-                         "one bottom: nearest-neighbour x scale on the last two axes")
+                         "one bottom: nearest-neighbour x scale (default 1) on the last two axes")
 def upsample(layer, bottoms):
     """SegNet unpooling with the pooling mask, or YOLO's nearest-neighbour upsampling."""
     param = fork_param(layer, "upsample_param", "Upsample")
@@ -140,8 +140,9 @@ def upsample(layer, bottoms):
         bottom = bottoms[0]
         require(len(bottom) >= 2, f"Upsample needs two spatial axes; got {shape_string(bottom)}",
                 ("bottom", 0), "wrong-axes")
-        return LayerShapes([tuple(bottom[:-2]) + (bottom[-2] * param.scale,
-                                                  bottom[-1] * param.scale)])
+        # eric612's UpsampleParameter defaults scale to 1 (SegNet's, in our schema, to 2).
+        scale = param.scale if has(param, "scale") else 1
+        return LayerShapes([tuple(bottom[:-2]) + (bottom[-2] * scale, bottom[-1] * scale)])
     data, mask = bottoms
     require(len(data) == 4 and len(mask) == 4, "Input and mask must have 4 axes",
             ("bottom", 0), "wrong-axes")

@@ -7,7 +7,7 @@ MAC convention: 0 for all of them — like published MAC counts, only weighted s
 
 from __future__ import annotations
 
-from .common import (canonical_axis, count, forbid_in_place, fork_param, has, legacy4,
+from .common import (canonical_axis, forbid_in_place, fork_param, has, legacy4,
                      legacy_dim, require, require_same_shape, shape_string)
 from .registry import LayerShapes, ShapeUnknown, shape_rule
 

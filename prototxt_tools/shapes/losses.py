@@ -31,7 +31,7 @@ def _labels_match(layer, bottoms, axis_value: int, axis_field: tuple) -> int:
 
 @shape_rule("SoftmaxWithLoss", bottoms=(2, 2), tops=(0, 2))
 def softmax_with_loss(layer, bottoms):
-    """Softmax + multinomial log loss along softmax_param.axis; top[1] (optional) = probabilities."""
+    """Softmax + multinomial log loss along softmax_param.axis; optional top[1] = probabilities."""
     loss_base(layer, bottoms)
     _labels_match(layer, bottoms, layer.softmax_param.axis, ("softmax_param", "axis"))
     tops = [()] + [tuple(bottoms[0])] * (top_count(layer) - 1)

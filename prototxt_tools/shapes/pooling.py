@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from .common import c_int, fail, has, legacy4, require, shape_string
+from .common import c_int, fail, fork_param, has, legacy4, require, shape_string
 from .registry import LayerShapes, shape_rule
 
 P = "pooling_param"
@@ -91,7 +91,8 @@ def _check_pooling_fields(param) -> None:
 
 
 @shape_rule("Pooling", tops=(1, 2),
-            restrictions="a second top (the max mask) only with pool: MAX")
+            restrictions="a second top (the max mask) only with pool: MAX; a fork's ceil_mode, "
+                         "when set, overrides round_mode")
 def pooling(layer, bottoms):
     """2-D MAX/AVE/STOCHASTIC pooling; ceil rounding (round_mode/ceil_mode) and global pooling.
 
@@ -176,7 +177,6 @@ def spp(layer, bottoms):
 @shape_rule("ROIPooling", bottoms=(2, 2), fork="Fast R-CNN (rbgirshick/caffe-fast-rcnn)")
 def roi_pooling(layer, bottoms):
     """Max pooling of each ROI to (pooled_h, pooled_w): top (num_rois, C, pooled_h, pooled_w)."""
-    from .common import fork_param
     param = fork_param(layer, "roi_pooling_param", "ROIPooling")
     require(param.pooled_h > 0, "pooled_h must be > 0", ("roi_pooling_param", "pooled_h"),
             "invalid-param")
@@ -192,7 +192,6 @@ def roi_pooling(layer, bottoms):
 @shape_rule("PSROIPooling", bottoms=(2, 2), fork="R-FCN (psroi_pooling_layer.cpp)")
 def psroi_pooling(layer, bottoms):
     """Position-sensitive ROI pooling: top (num_rois, output_dim, group_size, group_size)."""
-    from .common import fork_param
     param = fork_param(layer, "psroi_pooling_param", "PSROIPooling")
     field = "psroi_pooling_param"
     require(param.output_dim > 0, "output_dim must be > 0", (field, "output_dim"),

@@ -115,3 +115,19 @@ def shape_rule(*types: str, bottoms: tuple = (1, 1), tops: tuple = (1, 1),
         return function
 
     return register
+
+
+def coverage_markdown() -> str:
+    """The README's coverage table: one row per rule (types sharing a rule share a row)."""
+    rows = ["| Caffe layer type | defined by | shape rule | restrictions |",
+            "|---|---|---|---|"]
+    seen = set()
+    for name in sorted(SHAPE_RULES, key=str.lower):
+        rule = SHAPE_RULES[name]
+        if id(rule) in seen:
+            continue
+        seen.add(id(rule))
+        cells = [", ".join(f"`{t}`" for t in rule.types), rule.fork or "BVLC Caffe",
+                 rule.summary, rule.restrictions or ""]
+        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(rows) + "\n"
