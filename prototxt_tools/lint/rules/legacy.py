@@ -13,7 +13,6 @@ from ..diagnostic import Finding
 from ..registry import Rule, rule
 
 DATA_STAGE = "UpgradeNetDataTransformation"
-BATCHNORM_STAGE = "UpgradeNetBatchNorm"
 
 
 @rule
@@ -199,19 +198,21 @@ class LegacyInputFields(Rule):
 
 @rule
 class LegacyBatchNormParams(Rule):
-    """Checks for BatchNorm layers freezing their statistics with three `param` blocks.
+    """Checks for BatchNorm layers whose three `param` blocks Caffe overrides.
 
     ## What it does
-    Reports a `BatchNorm` layer with exactly three `param { ... }` blocks.
+    Reports a `BatchNorm` layer with exactly three `param { ... }` blocks of which one lets the
+    solver learn (a non-zero `lr_mult`, including the default 1 when `lr_mult` is not written).
 
     ## Why is this bad?
-    That was how the statistics were kept out of the solver before BatchNorm did it itself;
-    Caffe's `UpgradeNetBatchNorm` now overwrites their `lr_mult`/`decay_mult` with 0, so
-    whatever the file says is ignored.
+    Three `param` blocks were how the statistics were kept out of the solver before BatchNorm
+    did it itself. Caffe's `UpgradeNetBatchNorm` now sets every `lr_mult` and `decay_mult` of
+    such a layer to 0, so the learning rate the file states is silently ignored. (Three blocks
+    that already say `lr_mult: 0` are harmless and not reported.)
 
     ## Example
     ```
-    layer { type: "BatchNorm" param { lr_mult: 0 } param { lr_mult: 0 } param { lr_mult: 0 } }
+    layer { type: "BatchNorm" param { lr_mult: 1 } param { lr_mult: 1 } param { lr_mult: 0 } }
     ```
 
     ## Fix
@@ -220,13 +221,20 @@ class LegacyBatchNormParams(Rule):
 
     code = "W406"
     name = "legacy-batchnorm-params"
-    summary = "BatchNorm layer declares three param blocks that Caffe overrides"
+    summary = "BatchNorm layer declares a learning rate Caffe overrides with 0"
     requires = ("document", "network")
 
     def check(self, ctx) -> Iterator[Finding]:
-        for change in ctx.loaded.upgrade_changes:
-            if change.stage == BATCHNORM_STAGE:
-                yield Finding(change.message, at=change.path)
+        for k, layer in enumerate(ctx.message.layer):
+            if layer.type != "BatchNorm" or len(layer.param) != 3:
+                continue
+            learning = [i for i, p in enumerate(layer.param) if p.lr_mult != 0]
+            if learning:
+                i = learning[0]
+                yield Finding(f"BatchNorm '{layer.name}': param {i} has lr_mult "
+                              f"{layer.param[i].lr_mult:g}, but Caffe sets lr_mult and decay_mult "
+                              "of a BatchNorm with 3 params to 0", at=("layer", k, "param", i),
+                              layer=layer.name)
 
 
 @rule

@@ -13,8 +13,10 @@ from google.protobuf.descriptor import FieldDescriptor
 
 from ...errors import ParseError, UpgradeError
 from ...schema import caffe_pb2
+from ...text import parse_prototxt
 from ..diagnostic import Finding
 from ..fork_fields import FORK_FIELDS, FORK_ONLY_PARAMS
+from ..layer_types import FORK_TYPES
 from ..registry import Rule, rule
 
 
@@ -203,12 +205,16 @@ class UpgradeFailed(Rule):
 
     def check(self, ctx) -> Iterator[Finding]:
         error = ctx.load_error
-        if isinstance(error, UpgradeError):
-            at = getattr(error, "field_path", None)
-            if error.line is None and at:
-                yield Finding(error.message, at=at)
-            else:
-                yield _error_finding(error)
+        if not isinstance(error, UpgradeError):
+            return
+        at = getattr(error, "field_path", None)
+        if error.line is None and at:
+            # the upgrader knows the field, not the line: the file parsed, so map it here
+            span = parse_prototxt(ctx.text, ctx.path).source_map.position(at)
+            if span is not None:
+                yield Finding(error.message, span=span)
+                return
+        yield _error_finding(error)
 
 
 @rule
@@ -250,8 +256,11 @@ class ForkField(Rule):
 
 
 def _fork_fields(message, prefix: tuple):
-    """(field path, fork) for every fork field set in ``message``; fork blocks are not entered."""
-    table = FORK_FIELDS.get(message.DESCRIPTOR.full_name.split(".")[-1], {})
+    """(field path, fork) for every fork field set in ``message``; fork blocks are not entered,
+    and the parameter block of a fork layer type is left to W101 (one finding per layer)."""
+    table = FORK_FIELDS.get(message.DESCRIPTOR.name, {})
+    if message.DESCRIPTOR.name == "LayerParameter" and message.type in FORK_TYPES:
+        table = {}
     for fd, value in message.ListFields():
         fork = table.get(fd.name)
         repeated = fd.label == FieldDescriptor.LABEL_REPEATED

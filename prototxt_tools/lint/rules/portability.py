@@ -82,9 +82,9 @@ class TrainingLayerInDeploy(Rule):
             return
         for layer in network.layers:
             if is_training_only(layer.type):
-                kind = "loss" if is_loss(layer.type) else \
-                    "data" if layer.type in DATA_TYPES else "evaluation"
-                yield Finding(f"{describe(layer)} is a {kind} layer in a deploy net (fed by Input "
+                kind = "a loss" if is_loss(layer.type) else \
+                    "a data" if layer.type in DATA_TYPES else "an evaluation"
+                yield Finding(f"{describe(layer)} is {kind} layer in a deploy net (fed by Input "
                               "layers); it needs labels or a database a deploy caller does not "
                               "have", at=type_path(layer), layer=layer.name)
 
