@@ -9,6 +9,7 @@ and are skipped.
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -38,17 +39,24 @@ def _parse(path) -> caffe_pb2.NetParameter:
 
 
 def _in_test_phase(layer) -> bool:
-    """A simple include/exclude phase check (no stages/levels in these nets)."""
-    def matches(rule):
-        return not rule.HasField("phase") or rule.phase == caffe_pb2.TEST
+    """Caffe's NetStateRule check for the default state: phase TEST, level 0, no stages."""
+    def meets(rule):
+        return ((not rule.HasField("phase") or rule.phase == caffe_pb2.TEST)
+                and (not rule.HasField("min_level") or rule.min_level <= 0)
+                and (not rule.HasField("max_level") or rule.max_level >= 0)
+                and not rule.stage)
     if layer.include:
-        return any(matches(r) for r in layer.include)
-    return not any(r.HasField("phase") and r.phase == caffe_pb2.TEST for r in layer.exclude)
+        return any(meets(r) for r in layer.include)
+    return not any(meets(r) for r in layer.exclude)
 
 
 def _legacy_inputs(net: caffe_pb2.NetParameter) -> dict:
-    """Net-level ``input`` with ``input_shape`` (one per input) or ``input_dim`` (4 per input)."""
+    """Net-level ``input`` with ``input_shape`` (one per input) or ``input_dim`` (4 per input).
+
+    Without either, Caffe's UpgradeNetInput just drops the inputs (a legacy caffemodel's)."""
     shapes = {}
+    if not net.input_shape and not net.input_dim:
+        return shapes
     for i, name in enumerate(net.input):
         if net.input_shape:
             shapes[name] = tuple(net.input_shape[i].dim)
@@ -115,3 +123,26 @@ def test_caffe_blob_size_limit(corpus):
         _run(_current_net(path))
     assert info.value.code == "blob-too-large"
     assert "(126 vs. 73)" in str(info.value)
+
+
+def _unknown_bottom_failures() -> list:
+    """Non-built corpus nets where Caffe stopped with insert_splits.cpp's 'Unknown bottom blob'."""
+    if not corpus_available():
+        return []
+    entries = json.loads((CORPUS / "caffe_shapes" / "shapes.json").read_text())
+    return sorted(k for k, v in entries.items()
+                  if not v["built"] and "Unknown bottom blob" in v["caffe_error"])
+
+
+@pytest.mark.parametrize("relpath", _unknown_bottom_failures())
+def test_unknown_bottom_blob_like_caffe(corpus, relpath):
+    # e.g. "Unknown bottom blob 'input' (layer 'dummy_split', bottom index 0)"
+    message = json.loads((corpus / "caffe_shapes" / "shapes.json").read_text())[relpath]
+    match = re.search(r"Unknown bottom blob '([^']+)' \(layer '([^']+)', bottom index (\d+)\)",
+                      message["caffe_error"])
+    blob, layer_name, index = match.group(1), match.group(2), int(match.group(3))
+    with pytest.raises(LayerShapeError) as info:
+        _run(_current_net(corpus / relpath))
+    assert (info.value.code, info.value.layer_name, info.value.field) == \
+        ("undefined-bottom", layer_name, ("bottom", index))
+    assert repr(blob) in str(info.value)
