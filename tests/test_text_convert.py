@@ -146,7 +146,8 @@ def test_unknown_field_is_a_warning_with_did_you_mean():
 
 def test_unknown_fork_block_is_kept_opaque():
     text = ('layer {\n  name: "norm"\n  type: "AcmeWidget"\n'
-            '  acme_widget_param {\n    across_spatial: false\n    scale_filler { type: "constant" }\n'
+            '  acme_widget_param {\n    across_spatial: false\n'
+            '    scale_filler { type: "constant" }\n'
             '  }\n  top: "out"\n}\n')
     parsed = parse_prototxt(text)
     assert parsed.message.layer[0].top == ["out"]

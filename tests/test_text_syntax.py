@@ -8,6 +8,7 @@ forms only protobuf's C++ parser -- Caffe's -- accepts are marked ``cpp_only``).
 from __future__ import annotations
 
 import math
+import time
 
 import pytest
 from google.protobuf import text_format
@@ -197,6 +198,29 @@ def test_cst_nodes_and_spans():
     span = doc.node_span(top)
     assert (span.line, span.col, span.end_line, span.end_col) == (2, 14, 2, 29)
     assert doc.text[top.start:top.end] == "top: ['x', \"y\"]"
+
+
+def _chain_net(layers: int) -> str:
+    return "".join(f'layer {{\n  name: "c{i}"\n  type: "Convolution"\n  bottom: "x{i}"\n'
+                   f'  top: "x{i + 1}"\n  convolution_param {{ num_output: 16 }}\n}}\n'
+                   for i in range(layers))
+
+
+def _best_time(func, repeat: int) -> float:
+    best = math.inf
+    for _ in range(repeat):
+        start = time.perf_counter()
+        func()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def test_parse_time_grows_linearly():
+    small, large = _chain_net(300), _chain_net(3000)
+    assert len(parse_prototxt(large).message.layer) == 3000
+    ratio = (_best_time(lambda: parse_prototxt(large), 2)
+             / _best_time(lambda: parse_prototxt(small), 3))
+    assert ratio < 25, f"10x the input took {ratio:.1f}x the time (linear: ~10, quadratic: ~100)"
 
 
 CORPUS_PROTOTXT = corpus_files("prototxt") + corpus_files("solver")

@@ -22,7 +22,7 @@ from ..errors import ParseError
 from ..source import FieldSpan, SourceMap, Span
 from .cst import Block, Document, Field, ListValue, Node, Scalar
 from .parser import describe
-from .tokens import STRING, fast_constructor
+from .tokens import STRING, checked_constructor
 from .values import (TYPE_NAMES, did_you_mean, parse_bool, parse_enum, parse_float,
                      parse_integer, scalar_bytes)
 
@@ -61,7 +61,16 @@ class TextSourceMap(SourceMap):
         return sorted(pairs, key=lambda pf: pf[1].start)
 
 
-_make_field_span = fast_constructor(FieldSpan)
+def _field_span_by_dict(name: Span, value: Span, whole: Span) -> FieldSpan:
+    fs = object.__new__(FieldSpan)  # frozen-dataclass __init__ is slow; see tokens._span_by_dict
+    fields = fs.__dict__
+    fields["name"] = name
+    fields["value"] = value
+    fields["whole"] = whole
+    return fs
+
+
+_make_field_span = checked_constructor(_field_span_by_dict, FieldSpan, 3)
 _SCALAR_PARSERS = {}
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..source import Span
-from .tokens import COMMENT_RE, IDENT, NUMBER, STRING, TRIVIA, LineIndex, Token
+from .tokens import COMMENT_RE, STRING, TRIVIA, LineIndex, Token
 
 
 class Node:
@@ -222,7 +222,7 @@ def print_tree(node: Node) -> str:
 
 
 def walk_fields(fields: list[Field]):
-    """Every field under ``fields`` (depth first, source order), nested blocks and lists included."""
+    """Every field under ``fields``, depth first in source order, inside blocks and lists too."""
     stack = [iter(fields)]
     while stack:
         for f in stack[-1]:
@@ -232,12 +232,12 @@ def walk_fields(fields: list[Field]):
                 stack.append(iter(value.fields))
                 break
             if isinstance(value, ListValue):
-                nested = [ff for item in value.items if isinstance(item, Block) for ff in item.fields]
-                stack.append(iter(nested))
+                stack.append(iter([sub for item in value.items if isinstance(item, Block)
+                                   for sub in item.fields]))
                 break
         else:
             stack.pop()
 
 
 __all__ = ["Node", "Scalar", "Block", "ListValue", "Field", "Document", "Comment", "Token",
-           "print_tree", "walk_fields", "IDENT", "NUMBER", "STRING"]
+           "print_tree", "walk_fields"]

@@ -2,9 +2,9 @@
 
 One compiled master regex splits the whole text into tokens in a single ``findall`` pass; every
 character lands in exactly one token, so joining the token texts gives the input back.  A maximal
-run of whitespace and ``#`` comments is one *trivia* token; everything else is significant.  Malformed input (an
-unterminated string, a stray character) still becomes a token (kind ``badstring`` / ``error``) so
-the parser can report it with its position instead of the tokenizer giving up.
+run of whitespace and ``#`` comments is one *trivia* token; everything else is significant.
+Malformed input (an unterminated string, a stray character) still becomes a token (kind
+``badstring`` / ``error``) so the parser can report it with its position.
 
 Token rules follow protobuf's C++ ``io::Tokenizer`` (what Caffe runs): identifiers are
 ``[A-Za-z_][A-Za-z0-9_]*``; a number starts with a digit or ``.digit`` and runs over letters, digits
@@ -21,30 +21,33 @@ from bisect import bisect_right
 from ..source import Span
 
 
-def fast_constructor(cls):
-    """A faster positional constructor for the frozen dataclass ``cls`` (Span, FieldSpan).
+def _span_by_dict(start: int, end: int, line: int, col: int, end_line: int, end_col: int) -> Span:
+    # A frozen dataclass ``__init__`` sets each field through ``object.__setattr__``, which made
+    # span creation a fifth of the parse time; filling the instance dict builds an equal object.
+    span = object.__new__(Span)
+    fields = span.__dict__
+    fields["start"] = start
+    fields["end"] = end
+    fields["line"] = line
+    fields["col"] = col
+    fields["end_line"] = end_line
+    fields["end_col"] = end_col
+    return span
 
-    A frozen dataclass ``__init__`` sets each field through ``object.__setattr__``, which made
-    span creation a fifth of the parse time; filling the instance ``__dict__`` directly builds an
-    equal object.  Falls back to ``cls`` itself if the class ever stops having a ``__dict__``."""
-    names = tuple(cls.__dataclass_fields__)
-    new = object.__new__
 
-    def make(*values):
-        obj = new(cls)
-        obj.__dict__.update(zip(names, values))
-        return obj
-
+def checked_constructor(fast, cls, arity: int):
+    """``fast`` if it builds objects equal to ``cls(...)`` (it needs an instance ``__dict__``),
+    else ``cls`` itself -- so a future ``slots=True`` Span costs speed, not correctness."""
+    sample = tuple(range(arity))
     try:
-        sample = tuple(range(len(names)))
-        if make(*sample) == cls(*sample):
-            return make
+        if fast(*sample) == cls(*sample):
+            return fast
     except (AttributeError, TypeError):
         pass
     return cls
 
 
-_make_span = fast_constructor(Span)
+_make_span = checked_constructor(_span_by_dict, Span, 6)
 
 TRIVIA = "trivia"
 IDENT = "ident"

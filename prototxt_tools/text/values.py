@@ -9,8 +9,8 @@ The rules are protobuf's C++ ``TextFormat::Parser`` (what Caffe runs), which agr
   identifiers ``inf``, ``infinity``, ``nan`` (any case), each with an optional ``-``; hex and
   leading-zero octal spellings are rejected;
 - bools: ``true True t false False f`` and the integers ``0``/``1``;
-- strings/bytes: adjacent quoted pieces concatenate; C escapes ``\\n \\t \\\\ \\' \\" \\a \\b \\f \\r
-  \\v \\?``, octal ``\\123``, hex ``\\x41``; a string field must hold valid UTF-8;
+- strings/bytes: adjacent quoted pieces concatenate; C escapes ``\\n \\t \\\\ \\' \\"``,
+  ``\\a \\b \\f \\r \\v \\?``, octal ``\\123``, hex ``\\x41``; a string field must hold valid UTF-8;
 - enums: a value name, or a number that names a value (closed proto2 enums).
 
 Each converter raises :class:`ValueError` with a short reason; :mod:`.convert` adds the position.
