@@ -255,6 +255,11 @@ class ForkField(Rule):
                               "Caffe nor prototxt-tools reads it (skipped)", span=warning.span)
 
 
+def _is_repeated(fd: FieldDescriptor) -> bool:
+    is_repeated = getattr(fd, "is_repeated", None)  # protobuf >= 6.31 (``label`` deprecated)
+    return is_repeated if is_repeated is not None else fd.label == FieldDescriptor.LABEL_REPEATED
+
+
 def _fork_fields(message, prefix: tuple):
     """(field path, fork) for every fork field set in ``message``; fork blocks are not entered,
     and the parameter block of a fork layer type is left to W101 (one finding per layer)."""
@@ -263,7 +268,7 @@ def _fork_fields(message, prefix: tuple):
         table = {}
     for fd, value in message.ListFields():
         fork = table.get(fd.name)
-        repeated = fd.label == FieldDescriptor.LABEL_REPEATED
+        repeated = _is_repeated(fd)
         if fork is not None:
             yield (prefix + (fd.name, 0) if repeated else prefix + (fd.name,)), fork
         elif fd.type == FieldDescriptor.TYPE_MESSAGE:
