@@ -195,8 +195,11 @@ def test_cst_nodes_and_spans():
     name, top = layer.fields
     assert name.separator.text == ";" and name.value.text == '"a"'
     assert [item.text for item in top.value.items] == ["'x'", '"y"']
-    span = doc.node_span(top)
+    span = top.span
     assert (span.line, span.col, span.end_line, span.end_col) == (2, 14, 2, 29)
+    assert doc.node_span(top) == span
+    assert (top.name_span.col, top.value.span.col, top.value.items[1].span.col) == (14, 19, 25)
+    assert (layer.value.span.line, layer.value.span.end_line, layer.value.span.end_col) == (1, 3, 2)
     assert doc.text[top.start:top.end] == "top: ['x', \"y\"]"
 
 

@@ -21,10 +21,15 @@ from .tokens import COMMENT_RE, STRING, TRIVIA, LineIndex, Token
 class Node:
     """Base of CST nodes: ``children`` are :class:`Token` and :class:`Node` objects in order."""
 
-    __slots__ = ("children",)
+    __slots__ = ("children", "index")
 
     start: int
     end: int
+
+    @property
+    def span(self) -> Span:
+        """Where the node sits (first to last significant token, trivia excluded)."""
+        return self.index.span(self.start, self.end)
 
     def tokens(self):
         """Every token under this node, trivia included, in source order."""
@@ -46,8 +51,9 @@ class Scalar(Node):
 
     __slots__ = ("parts", "start", "end")
 
-    def __init__(self, children: list, parts: list[Token]):
+    def __init__(self, children: list, parts: list[Token], index: LineIndex):
         self.children = children
+        self.index = index
         self.parts = parts
         self.start = parts[0].start
         self.end = parts[-1].end
@@ -77,8 +83,10 @@ class Block(Node):
 
     __slots__ = ("open", "close", "fields", "start", "end")
 
-    def __init__(self, children: list, open_: Token, close: Token, fields: list[Field]):
+    def __init__(self, children: list, open_: Token, close: Token, fields: list[Field],
+                 index: LineIndex):
         self.children = children
+        self.index = index
         self.open = open_
         self.close = close
         self.fields = fields
@@ -94,8 +102,10 @@ class ListValue(Node):
 
     __slots__ = ("open", "close", "items", "start", "end")
 
-    def __init__(self, children: list, open_: Token, close: Token, items: list):
+    def __init__(self, children: list, open_: Token, close: Token, items: list,
+                 index: LineIndex):
         self.children = children
+        self.index = index
         self.open = open_
         self.close = close
         self.items = items
@@ -113,14 +123,19 @@ class Field(Node):
     __slots__ = ("name", "colon", "value", "separator", "start", "end")
 
     def __init__(self, children: list, name: Token, colon: Token | None, value: Node,
-                 separator: Token | None):
+                 separator: Token | None, index: LineIndex):
         self.children = children
+        self.index = index
         self.name = name
         self.colon = colon
         self.value = value
         self.separator = separator
         self.start = name.start
         self.end = value.end
+
+    @property
+    def name_span(self) -> Span:
+        return self.index.span(self.name.start, self.name.end)
 
     @property
     def extent_end(self) -> int:
@@ -156,7 +171,7 @@ class Comment:
 class Document(Node):
     """A parsed file: top-level ``fields``, the source ``text`` and its ``path`` for messages."""
 
-    __slots__ = ("fields", "text", "path", "encoding", "index", "_comments")
+    __slots__ = ("fields", "text", "path", "encoding", "_comments")
 
     def __init__(self, children: list, fields: list[Field], text: str, path: str,
                  index: LineIndex, encoding: str = "utf-8"):
@@ -176,7 +191,7 @@ class Document(Node):
     def end(self) -> int:
         return len(self.text)
 
-    def span(self, start: int, end: int) -> Span:
+    def span_of(self, start: int, end: int) -> Span:
         """A :class:`Span` for the character range [start, end) of this document."""
         return self.index.span(start, end)
 

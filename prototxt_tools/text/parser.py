@@ -134,7 +134,7 @@ class _Parser:
             children.extend(self.toks[self.i:j + 1])
             separator = sep
             self.i = j + 1
-        return Field(children, name, colon, value, separator)
+        return Field(children, name, colon, value, separator, self.index)
 
     def bad_field_name(self, tok: Token) -> ParseError:
         if tok.kind == SYMBOL and tok.text == "[":
@@ -163,7 +163,7 @@ class _Parser:
                                      f"{self.where(open_)}, found {tok.text!r}", tok.start)
                 children.append(tok)
                 self.i += 1
-                return Block(children, open_, tok, fields)
+                return Block(children, open_, tok, fields, self.index)
             if tok.kind == EOF:
                 raise self.error(f"{open_.text!r} is never closed: expected {closing!r} before "
                                  "the end of the file", open_.start)
@@ -198,7 +198,7 @@ class _Parser:
                 tok = self.trivia(children)
         children.append(tok)
         self.i += 1
-        return ListValue(children, open_, tok, items)
+        return ListValue(children, open_, tok, items, self.index)
 
     def parse_scalar(self, name: Token | None) -> Scalar:
         toks = self.toks
@@ -216,7 +216,7 @@ class _Parser:
                 children.extend(toks[self.i:j])
                 self.i = j
                 tok = toks[j]
-            return Scalar(children, parts)
+            return Scalar(children, parts, self.index)
         if tok.kind == SYMBOL and tok.text == "-":
             children.append(tok)
             parts.append(tok)
@@ -229,7 +229,7 @@ class _Parser:
             children.append(tok)
             parts.append(tok)
             self.i += 1
-            return Scalar(children, parts)
+            return Scalar(children, parts, self.index)
         raise self.bad_token(tok, what)
 
     def where(self, tok: Token) -> str:

@@ -84,7 +84,7 @@ def parse_prototxt(text: str | bytes, path: str = "<string>", message_class=None
         document = parse_document(text, path, encoding)
         message, source_map, warnings = to_message(document, message_class, strict=strict)
     if bad_offset is not None:
-        span = document.span(bad_offset, bad_offset + 1)
+        span = document.span_of(bad_offset, bad_offset + 1)
         warnings.insert(0, TextWarning(
             "encoding", f"file is not valid UTF-8 (byte 0x{text.encode('latin-1')[bad_offset]:02x}"
             " here); it was read as Latin-1", span, path))
