@@ -111,6 +111,13 @@ def test_edit(action, expected):
     text_format.Parse(expected, caffe_pb2.NetParameter())  # still a valid net for protobuf
 
 
+def test_insert_after_field_sharing_the_opening_line():
+    parsed = parse_prototxt('layer { name: "a"\n}\n')
+    editor = Editor(parsed.document)
+    editor.insert_after(parsed.node(("layer", 0, "name")), 'type: "T"')
+    assert editor.apply() == 'layer { name: "a"\n  type: "T"\n}\n'
+
+
 def test_overlapping_edits_conflict():
     parsed = parse_prototxt(BASE)
     editor = Editor(parsed.document)

@@ -23,7 +23,7 @@ from ..source import FieldSpan, SourceMap, Span
 from .cst import Block, Document, Field, ListValue, Node, Scalar
 from .parser import describe
 from .tokens import STRING, checked_constructor
-from .values import (TYPE_NAMES, did_you_mean, parse_bool, parse_enum, parse_float,
+from .values import (TYPE_NAMES, closest, did_you_mean, parse_bool, parse_enum, parse_float,
                      parse_integer, scalar_bytes)
 
 
@@ -265,13 +265,12 @@ class _Builder:
     def unknown(self, descriptor, f: Field, prefix: tuple) -> None:
         name = f.name.text
         # field typos keep most letters; a looser cutoff suggests unrelated fork fields
-        hint = did_you_mean(name, descriptor.fields_by_name, cutoff=0.82)
-        message = f"{descriptor.name} has no field named {name!r}{hint}"
+        suggestion = closest(name, descriptor.fields_by_name, cutoff=0.82)
+        message = f"{descriptor.name} has no field named {name!r}{did_you_mean(suggestion)}"
         path = prefix + (name,)
         if self.strict:
             raise self.error(message, f, path)
         self.source_map.unknown.setdefault(path, []).append(f)
-        suggestion = hint.split("'")[1] if hint else None
         self.warnings.append(TextWarning("unknown-field", message + " (field skipped)",
                                          self.span(f.name.start, f.name.end), self.doc.path,
                                          path, suggestion))

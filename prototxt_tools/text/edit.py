@@ -68,6 +68,7 @@ class Editor:
         # empty blocks being filled: id(block) -> (its edit, the snippets so far), so several
         # insertions into one ``{}`` become one multi-line block
         self._fills: dict[int, tuple[TextEdit, list[str]]] = {}
+        self._parents: dict[int, Block] | None = None  # id(field) -> its block, built on demand
 
     # -- primitive -----------------------------------------------------------------------------
     def replace(self, start: int, end: int, text: str) -> TextEdit:
@@ -209,12 +210,14 @@ class Editor:
 
     def container_of(self, field: Field) -> Block | Document:
         """The block (or the document) whose direct fields include ``field``."""
-        for f in walk_fields(self.document.fields):
-            blocks = f.value.items if isinstance(f.value, ListValue) else [f.value]
-            for block in blocks:
-                if isinstance(block, Block) and any(c is field for c in block.fields):
-                    return block
-        return self.document
+        if self._parents is None:
+            self._parents = {}
+            for f in walk_fields(self.document.fields):
+                blocks = f.value.items if isinstance(f.value, ListValue) else [f.value]
+                for block in blocks:
+                    if isinstance(block, Block):
+                        self._parents.update((id(child), block) for child in block.fields)
+        return self._parents.get(id(field), self.document)
 
 
 def _as_container(container: Block | Field | Document) -> Block | Document:

@@ -136,7 +136,7 @@ def parse_enum(field: FD, scalar: Scalar) -> int:
         value = enum.values_by_name.get(text)
         if value is None:
             raise ValueError(f"{enum.name} has no value named {text!r}"
-                             + did_you_mean(text, enum.values_by_name))
+                             + did_you_mean(closest(text, enum.values_by_name)))
         return value.number
     if scalar.kind == NUMBER:
         number = parse_integer(text, scalar.negative, FD.TYPE_INT32)
@@ -146,10 +146,15 @@ def parse_enum(field: FD, scalar: Scalar) -> int:
     raise ValueError(f"expected a {enum.name} value name or number, found {scalar.text!r}")
 
 
-def did_you_mean(word: str, candidates, cutoff: float = 0.6) -> str:
-    """``"; did you mean 'x'?"`` for the closest candidate (difflib), or an empty string."""
+def closest(word: str, candidates, cutoff: float = 0.6) -> str | None:
+    """The candidate most like ``word`` (difflib ratio >= cutoff), or None."""
     close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=cutoff)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    return close[0] if close else None
+
+
+def did_you_mean(suggestion: str | None) -> str:
+    """``"; did you mean 'x'?"`` (empty without a suggestion), to append to a message."""
+    return f"; did you mean {suggestion!r}?" if suggestion else ""
 
 
 def _int_value(text: str) -> int:
