@@ -175,9 +175,13 @@ def test_sarif_structure(capsys, monkeypatch):
 def test_sarif_validates_against_the_oasis_schema(capsys):
     import jsonschema
     schema = json.loads(SARIF_SCHEMA.read_text())
+    checker = jsonschema.FormatChecker()
     for argv in (["--select", "ALL", FIXTURES], [SAMPLES / "alexnet.prototxt"]):
-        jsonschema.validate(sarif_of(argv, capsys), schema,
-                            format_checker=jsonschema.FormatChecker())
+        jsonschema.validate(sarif_of(argv, capsys), schema, format_checker=checker)
+    broken = sarif_of([FIXTURES / "E101.prototxt"], capsys)
+    broken["runs"][0]["results"][0]["level"] = "fatal"  # not a SARIF level: must be refused
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema, format_checker=checker)
 
 
 def subprocess_env() -> dict:
