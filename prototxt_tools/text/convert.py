@@ -14,6 +14,7 @@ is kept in the CST as an opaque node, left out of the message and reported as a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 from google.protobuf.descriptor import FieldDescriptor as FD
 from google.protobuf.message import Message
@@ -22,7 +23,7 @@ from ..errors import ParseError
 from ..source import FieldSpan, SourceMap, Span
 from .cst import Block, Document, Field, ListValue, Node, Scalar
 from .parser import describe
-from .tokens import STRING, checked_constructor
+from .tokens import NUMBER, STRING, checked_constructor
 from .values import (TYPE_NAMES, closest, did_you_mean, parse_bool, parse_enum, parse_float,
                      parse_integer, scalar_bytes)
 
@@ -71,33 +72,44 @@ def _field_span_by_dict(name: Span, value: Span, whole: Span) -> FieldSpan:
 
 
 _make_field_span = checked_constructor(_field_span_by_dict, FieldSpan, 3)
-_SCALAR_PARSERS = {}
+# field type -> converter of a Scalar node to the Python value protobuf stores
+_SCALAR_PARSERS: dict[int, Callable[[Scalar, FD, str], object]] = {}
 
 
-def _int_parser(field_type):
-    def parse(scalar: Scalar, fd: FD, encoding: str):
-        if scalar.kind != "number":
-            raise ValueError(f"expected an integer, found {scalar.text!r}")
-        return parse_integer(scalar.parts[-1].text, scalar.negative, field_type)
-    return parse
+def scalar_parser(*field_types: int):
+    """Register the decorated function as the Scalar converter of ``field_types``."""
+    def register(func):
+        for field_type in field_types:
+            if field_type in _SCALAR_PARSERS:
+                raise ValueError(f"a parser for field type {field_type} is already registered")
+            _SCALAR_PARSERS[field_type] = func
+        return func
+    return register
 
 
-for _t in (FD.TYPE_INT32, FD.TYPE_SINT32, FD.TYPE_SFIXED32, FD.TYPE_INT64, FD.TYPE_SINT64,
-           FD.TYPE_SFIXED64, FD.TYPE_UINT32, FD.TYPE_FIXED32, FD.TYPE_UINT64, FD.TYPE_FIXED64):
-    _SCALAR_PARSERS[_t] = _int_parser(_t)
+@scalar_parser(FD.TYPE_INT32, FD.TYPE_SINT32, FD.TYPE_SFIXED32, FD.TYPE_INT64, FD.TYPE_SINT64,
+               FD.TYPE_SFIXED64, FD.TYPE_UINT32, FD.TYPE_FIXED32, FD.TYPE_UINT64,
+               FD.TYPE_FIXED64)
+def _parse_int(scalar: Scalar, fd: FD, encoding: str) -> int:
+    if scalar.kind != NUMBER:
+        raise ValueError(f"expected an integer, found {scalar.text!r}")
+    return parse_integer(scalar.parts[-1].text, scalar.negative, fd.type)
 
 
-def _parse_float(scalar: Scalar, fd: FD, encoding: str):
-    if scalar.kind == "string":
+@scalar_parser(FD.TYPE_FLOAT, FD.TYPE_DOUBLE)
+def _parse_float(scalar: Scalar, fd: FD, encoding: str) -> float:
+    if scalar.kind == STRING:
         raise ValueError(f"expected a number, found {scalar.text!r}")
     return parse_float(scalar.parts[-1].text, scalar.negative, scalar.kind)
 
 
-def _parse_bool(scalar: Scalar, fd: FD, encoding: str):
+@scalar_parser(FD.TYPE_BOOL)
+def _parse_bool(scalar: Scalar, fd: FD, encoding: str) -> bool:
     return parse_bool(scalar.parts[-1].text, scalar.negative, scalar.kind)
 
 
-def _parse_string(scalar: Scalar, fd: FD, encoding: str):
+@scalar_parser(FD.TYPE_STRING)
+def _parse_string(scalar: Scalar, fd: FD, encoding: str) -> str:
     parts = scalar.parts
     if (len(parts) == 1 and parts[0].kind == STRING and encoding == "utf-8"
             and "\\" not in parts[0].text):
@@ -109,12 +121,14 @@ def _parse_string(scalar: Scalar, fd: FD, encoding: str):
         raise ValueError("string is not valid UTF-8 (use a bytes field for binary data)") from None
 
 
-_SCALAR_PARSERS.update({
-    FD.TYPE_FLOAT: _parse_float, FD.TYPE_DOUBLE: _parse_float, FD.TYPE_BOOL: _parse_bool,
-    FD.TYPE_STRING: _parse_string,
-    FD.TYPE_BYTES: lambda scalar, fd, encoding: scalar_bytes(scalar, encoding),
-    FD.TYPE_ENUM: lambda scalar, fd, encoding: parse_enum(fd, scalar),
-})
+@scalar_parser(FD.TYPE_BYTES)
+def _parse_bytes(scalar: Scalar, fd: FD, encoding: str) -> bytes:
+    return scalar_bytes(scalar, encoding)
+
+
+@scalar_parser(FD.TYPE_ENUM)
+def _parse_enum(scalar: Scalar, fd: FD, encoding: str) -> int:
+    return parse_enum(fd, scalar)
 
 
 def to_message(doc: Document, message_class, *, strict: bool = False):
