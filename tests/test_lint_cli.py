@@ -82,6 +82,15 @@ def test_select_ignore_extend_select(capsys):
     assert codes(["--ignore", "W4", "--extend-select", "W405"]) == {"W405"}
 
 
+def test_net_state_options(capsys):
+    """E101.prototxt in TRAIN: the label input exists and the TEST-only accuracy does not."""
+    fixture = FIXTURES / "E101.prototxt"
+    lines = lambda argv: [line.split(": ")[0].split(":", 1)[1]
+                          for line in run(argv + [fixture], capsys)[1].splitlines()[:-1]]
+    assert lines(["--select", "E101"]) == ["9:36", "10:55", "16:57"]
+    assert lines(["--select", "E101", "--phase", "train"]) == ["9:36", "10:55"]
+
+
 def test_config_discovery_and_precedence(nets, capsys):
     (nets / "pyproject.toml").write_text('[tool.prototxt-lint]\nignore = ["E1"]\n')
     broken = nets / "broken.prototxt"

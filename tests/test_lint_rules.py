@@ -15,7 +15,6 @@ import pytest
 
 from prototxt_tools.lint import all_rules, default_codes, lint_source
 from prototxt_tools.lint import context as lint_context
-from prototxt_tools.lint.layer_types import BVLC_TYPES
 
 from conftest import CORPUS, corpus_available
 
@@ -144,18 +143,6 @@ def test_undefined_bottom_where_caffe_stopped(name, blob):
         pytest.skip("../shared/corpus is absent")
     found = lint_source(str(CORPUS / name), frozenset({"E101"}))
     assert any(f"'{blob}'" in d.message for d in found)
-
-
-UNKNOWN_TYPE = [(k, t) for k, t in refused(r"Unknown layer type: (\w+)") if t not in BVLC_TYPES]
-
-
-@pytest.mark.parametrize("name,layer_type", UNKNOWN_TYPE or [("<none>", "")])
-def test_unknown_layer_type_where_caffe_stopped(name, layer_type):
-    # ImageData / WindowData are BVLC layers the corpus's Caffe was built without (no OpenCV)
-    if not UNKNOWN_TYPE:
-        pytest.skip("no corpus net failed on a non-BVLC layer type")
-    found = lint_source(str(CORPUS / name), frozenset({"E106", "W101"}))
-    assert any(f"'{layer_type}'" in d.message for d in found)
 
 
 NO_FIELD = refused(r'has no field named "(\w+)"')

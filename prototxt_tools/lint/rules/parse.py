@@ -13,7 +13,6 @@ from google.protobuf.descriptor import FieldDescriptor
 
 from ...errors import ParseError, UpgradeError
 from ...schema import caffe_pb2
-from ...text import parse_prototxt
 from ..diagnostic import Finding
 from ..fork_fields import FORK_FIELDS, FORK_ONLY_PARAMS
 from ..layer_types import FORK_TYPES
@@ -204,17 +203,8 @@ class UpgradeFailed(Rule):
     requires = ()
 
     def check(self, ctx) -> Iterator[Finding]:
-        error = ctx.load_error
-        if not isinstance(error, UpgradeError):
-            return
-        at = getattr(error, "field_path", None)
-        if error.line is None and at:
-            # the upgrader knows the field, not the line: the file parsed, so map it here
-            span = parse_prototxt(ctx.text, ctx.path).source_map.position(at)
-            if span is not None:
-                yield Finding(error.message, span=span)
-                return
-        yield _error_finding(error)
+        if isinstance(ctx.load_error, UpgradeError):  # load_net positions it in the file
+            yield _error_finding(ctx.load_error)
 
 
 @rule
