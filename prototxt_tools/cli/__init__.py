@@ -20,6 +20,7 @@ from ..errors import PrototxtToolsError
 COMMANDS: dict[str, tuple[str, str]] = {
     "dump": ("dump", "show what a .prototxt or .caffemodel holds: format, layers, blobs"),
     "upgrade": ("upgrade", "upgrade a V0/V1 .prototxt or .caffemodel to the current format"),
+    "shapes": ("shapes", "every layer's blob shapes, parameters and multiply-accumulates"),
     "lint": ("lint", "check .prototxt files against Caffe's rules (also: prototxt-lint)"),
 }
 
