@@ -12,6 +12,8 @@ import time
 
 import pytest
 from google.protobuf import text_format
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import CORPUS, corpus_files
 from prototxt_tools.errors import ParseError
@@ -237,3 +239,21 @@ def test_corpus_round_trip(path):
     text = path.read_bytes().decode("utf-8")
     doc = parse_document(text, str(path))
     assert print_tree(doc) == text
+
+
+_PIECES = ["layer", "name", "input_dim", "loss_weight", "phase", "convolution_param",
+           "kernel_size", "param", ":", "{", "}", "<", ">", "[", "]", ",", ";", "-", " ", "\n",
+           "\t", "# c\n", '"s"', "'q'", '"\\x41\\101"', '"open', "1", "0x1F", "017", "09", "1.5",
+           "1e-4", ".5", "5.", "inf", "nan", "TEST", "true", "@", "\\", "\ufeff", "é", "\r\n"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=40))
+def test_any_input_round_trips_or_raises_parse_error(pieces):
+    text = "".join(pieces)
+    try:
+        parsed = parse_prototxt(text)
+    except ParseError as err:
+        assert err.line is not None and err.col is not None and "\n" not in str(err)
+        return
+    assert print_tree(parsed.document) == text
