@@ -49,6 +49,11 @@ def test_exit_codes(nets, capsys):
     assert run(["--exit-zero", nets / "broken.prototxt"], capsys)[0] == 0
 
 
+def test_information_does_not_fail_a_run(capsys):
+    code, out, _ = run([FIXTURES / "I001.prototxt"], capsys)
+    assert code == 0 and out.splitlines()[-1] == "Found 1 problem (1 info)."
+
+
 def test_missing_path_exits_2_but_lints_the_rest(nets, capsys):
     code, out, err = run([nets / "nope.prototxt", nets / "broken.prototxt"], capsys)
     assert code == 2

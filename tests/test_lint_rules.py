@@ -52,6 +52,7 @@ CASES = [
     # relu2's E101 is suppressed by its noqa (used); the other two suppress nothing
     ("W901", "E101,W411,W901", [("W901", 4, 66), ("W901", 6, 1)]),
     ("W902", None, [("W902", 3, 1), ("W902", 4, 91)]),
+    ("I001", "I001,E002", [("I001", 1, 1)]),  # and no E002 for the solver's fields
 ]
 
 

@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from ..errors import PrototxtToolsError
 from ..ir import NetState
+from ..schema import caffe_pb2
 from ..source import FieldPath, Span
 from .diagnostic import Diagnostic, Finding
 
@@ -81,6 +82,25 @@ class LintContext:
     def format(self) -> str | None:
         """'V0', 'V1' or 'V2' as written."""
         return self.loaded.format if self.loaded is not None else None
+
+    @property
+    def not_a_net(self) -> str | None:
+        """What the file is when it is not a net at all (a solver, a label map), else None.
+
+        Such a file parses with top-level fields unknown to NetParameter and none of a net's
+        (layers or inputs); linting it as a net would only list its fields as unknown."""
+        parsed = self.parsed
+        if parsed is None:
+            return None
+        top_unknown = [w.field_path[0] for w in parsed.warnings
+                       if w.kind == "unknown-field" and len(w.field_path) == 1]
+        msg = parsed.message
+        if not top_unknown or len(msg.layer) or len(msg.layers) or len(msg.input):
+            return None
+        solver_fields = caffe_pb2.SolverParameter.DESCRIPTOR.fields_by_name
+        if any(name in solver_fields for name in top_unknown):
+            return "a Caffe solver (SolverParameter)"
+        return "another kind of message (no layers; top-level fields a net does not have)"
 
     # -- the net as Caffe sees it --------------------------------------------------------------
     @property

@@ -14,6 +14,7 @@ E2xx  shapes (reserved for the shape rules: need ``ctx.shapes``)
 E3xx  weights (reserved for the weight rules: need ``ctx.weights``)
 W4xx  legacy formats and portability
 W9xx  the linter itself (suppression comments)
+I0xx  information that never fails a run (a file that is not a net)
 ====  =====================================================================
 """
 
@@ -45,6 +46,7 @@ class Rule:
     requires: ClassVar[tuple] = ("network",)
     default: ClassVar[bool] = True  # selected when the user selects nothing
     runs_last: ClassVar[bool] = False  # after the other rules (suppression bookkeeping)
+    any_file: ClassVar[bool] = False  # also runs on files that are not nets (see I001)
 
     def check(self, ctx) -> Iterable[Finding]:
         raise NotImplementedError(f"rule {self.code} has no check()")

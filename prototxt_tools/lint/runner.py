@@ -57,7 +57,10 @@ def lint_source(path: str, selected: frozenset, options: LintOptions | None = No
 
 def _run(ctx: LintContext, rules: list) -> list[Diagnostic]:
     out = []
+    skip_net_rules = ctx.not_a_net is not None
     for r in rules:
+        if skip_net_rules and not (r.any_file or r.runs_last):
+            continue
         if all(ctx.has(req) for req in r.requires):
             out.extend(ctx.diagnostic(r, finding) for finding in r.check(ctx))
     return out

@@ -298,3 +298,39 @@ class NotUtf8(Rule):
         for warning in ctx.parsed.warnings:
             if warning.kind == "encoding":
                 yield Finding(warning.message, span=warning.span)
+
+
+@rule
+class NotANet(Rule):
+    """Notes a `.prototxt` file that is not a net (a solver, a label map).
+
+    ## What it does
+    Reports, as information, a file whose top-level fields are not a NetParameter's and that
+    has no layers or inputs -- typically a `solver.prototxt` -- and lints nothing else in it.
+
+    ## Why is this bad?
+    It is not: solvers and label maps share the `.prototxt` extension. Linting one as a net
+    would only list every field as unknown. Information never fails a run.
+
+    ## Example
+    ```
+    net: "train_val.prototxt"
+    base_lr: 0.01
+    lr_policy: "step"
+    ```
+
+    ## Fix
+    Nothing to fix; exclude such files in the configuration (`exclude = ["*solver*"]`) to
+    silence the note.
+    """
+
+    code = "I001"
+    name = "not-a-net"
+    summary = "File is not a net (a solver or another message); not linted"
+    requires = ("document",)
+    any_file = True
+
+    def check(self, ctx) -> Iterator[Finding]:
+        kind = ctx.not_a_net
+        if kind is not None:
+            yield Finding(f"file is {kind}, not a net; not linted", line=1, col=1)
