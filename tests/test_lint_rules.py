@@ -195,3 +195,37 @@ def test_pooling_ceil_rounding_matches_caffe_shapes(name, rounds_up, monkeypatch
     found = {d.layer for d in lint_source(path, frozenset({"W414"}))}
     assert found == expected
     assert bool(expected) == rounds_up
+
+
+def upstream_fields(proto_text: str) -> dict[str, set]:
+    """Message name -> field names of a .proto file (nested messages by their own name)."""
+    text = re.sub(r"//[^\n]*", "", proto_text)
+    fields: dict[str, set] = {}
+    stack: list = []
+    token = re.compile(r"(message|enum|oneof)\s+(\w+)\s*\{|\}|"
+                       r"(?:optional|repeated|required)\s+[\w.]+\s+(\w+)\s*=")
+    for m in token.finditer(text):
+        if m.group(1):
+            stack.append((m.group(1), m.group(2)))
+            if m.group(1) == "message":
+                fields.setdefault(m.group(2), set())
+        elif m.group(0) == "}":
+            stack.pop()
+        else:
+            message = next(name for kind, name in reversed(stack) if kind == "message")
+            fields[message].add(m.group(3))
+    return fields
+
+
+def test_fork_field_table_matches_the_schema(corpus):
+    """Every field our schema has beyond BVLC master's caffe.proto is in FORK_FIELDS (W001)."""
+    from prototxt_tools.lint.fork_fields import FORK_FIELDS
+    from prototxt_tools.schema import caffe_pb2
+    upstream = upstream_fields((corpus / "BVLC_caffe/src/caffe/proto/caffe.proto").read_text())
+    extra = {}
+    for name, descriptor in caffe_pb2.DESCRIPTOR.message_types_by_name.items():
+        if name in upstream:
+            added = {f.name for f in descriptor.fields} - upstream[name]
+            if added:
+                extra[name] = added
+    assert extra == {name: set(table) for name, table in FORK_FIELDS.items()}

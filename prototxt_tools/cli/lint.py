@@ -174,9 +174,9 @@ def discover(paths: Sequence[str], configs) -> tuple[list[str], list[str]]:
 def _walk(root: str, configs) -> list[str]:
     out = []
     for directory, dirs, names in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".")
-                         and not configs(os.path.join(directory, d, "x")).excludes(
-                             os.path.join(directory, d)))
+        # hidden directories (.git, .tox) and excluded ones are not entered
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and
+                         not configs(os.path.join(directory, d)).excludes(os.path.join(directory, d)))
         for name in sorted(names):
             full = os.path.join(directory, name)
             if name.endswith(".prototxt") and not configs(full).excludes(full):
