@@ -140,3 +140,14 @@ def _load_builtin_rules() -> None:
     if not _LOADED:
         _LOADED = True
         from . import rules  # noqa: F401  (imports every family module, filling RULES)
+
+
+def rules_table_markdown() -> str:
+    """The rule list as a Markdown table (for the README; regenerate rather than hand-edit)."""
+    lines = ["| code | name | severity | summary |", "|---|---|---|---|"]
+    for r in all_rules():
+        opt = " (opt-in)" if not r.default else ""
+        needs = [q for q in r.requires if q in ("shapes", "weights")]
+        extra = f" (needs {', '.join(needs)})" if needs else ""
+        lines.append(f"| {r.code} | `{r.name}` | {r.severity}{opt} | {r.summary}{extra} |")
+    return "\n".join(lines) + "\n"
