@@ -53,6 +53,21 @@ CASES = [
     ("W901", "E101,W411,W901", [("W901", 4, 66), ("W901", 6, 1)]),
     ("W902", None, [("W902", 3, 1), ("W902", 4, 91)]),
     ("I001", "I001,E002", [("I001", 1, 1)]),  # and no E002 for the solver's fields
+    # shapes (E2xx/W2xx), through the shapes provider; positions: the field the check names
+    ("E201", None, [("E201", 6, 43), ("E201", 9, 55), ("E201", 12, 43), ("E201", 15, 35)]),
+    ("W201", None, [("W201", 6, 43)]),  # kernel_size of fc6; not the clipped pooling
+    ("E202", None, [("E202", 6, 68), ("E202", 8, 59)]),  # up's pad, cut's empty top 'b'
+    ("E203", None, [("E203", 5, 60)]),  # pool1's pad
+    ("E204", None, [("E204", 6, 55)]),  # sum's bottom branch2
+    ("E205", None, [("E205", 7, 60)]),  # cat's bottom b (c differs on the concat axis only)
+    ("E206", None, [("E206", 5, 97)]),  # crop's offset
+    ("E207", None, [("E207", 5, 85), ("E207", 6, 99)]),  # r1's shape, r2's -1
+    ("E209", None, [("E209", 4, 99), ("E209", 5, 99)]),  # the group fields
+    ("E210", None, [("E210", 5, 43), ("E210", 7, 9), ("E210", 9, 50)]),
+    ("E211", None, [("E211", 10, 58)]),  # conv1's top
+    ("E212", None, [("E212", 4, 37), ("E212", 5, 38)]),  # the last bottom written
+    ("E299", None, [("E299", 4, 81)]),  # softmax_param's axis
+    ("W414", None, [("W414", 7, 9)]),  # pool_a, now through the real shapes provider
 ]
 
 

@@ -35,11 +35,13 @@ def provider(name: str):
 
 @dataclass(frozen=True)
 class LintOptions:
-    """Per-run settings every file shares: the net state Caffe is instantiated with, and the
-    weights file (``--weights``) for the weight rules."""
+    """Per-run settings every file shares: the net state Caffe is instantiated with, the
+    weights file (``--weights``) for the weight rules, and net input shape overrides
+    (``--input NAME=dims``: ``(name, shape)`` pairs) for the shape rules."""
 
     state: NetState = field(default_factory=NetState)
     weights: str | None = None
+    inputs: tuple = ()
 
 
 class LintContext:
