@@ -53,6 +53,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     net.add_argument("--level", type=int, default=0, help="net level (default: 0)")
     net.add_argument("--weights", metavar="CAFFEMODEL",
                      help="weights for the weight rules (lint a single net)")
+    net.add_argument("--input", action="append", default=[], metavar="NAME=DIMS",
+                     help="shape of net input NAME for the shape rules, e.g. data=1,3,384,384 "
+                          "(repeatable; lint a single net)")
     out = p.add_argument_group("output")
     out.add_argument("--format", "--output-format", dest="format", default="text",
                      choices=sorted(FORMATTERS), help="output format (default: text)")
@@ -83,7 +86,10 @@ def execute(args: argparse.Namespace) -> int:
     files, path_errors = discover(args.paths or ["."], configs)
     if args.weights and len(files) > 1:
         raise UsageError("--weights needs exactly one net to lint")
-    options = LintOptions(NetState.of(args.phase, args.level, args.stage), args.weights)
+    if args.weights and not os.path.isfile(args.weights):
+        raise UsageError(f"--weights {args.weights}: no such file")
+    state = NetState.of(args.phase, args.level, args.stage)
+    options = LintOptions(state, args.weights, _input_overrides(args.input, files, state))
     jobs = [(f, _selected(f, configs(f), cli_level, codes, defaults), options) for f in files]
     processes = args.jobs if args.jobs > 0 else (os.cpu_count() or 1)
     results = lint_files(jobs, processes)
@@ -104,6 +110,29 @@ def execute(args: argparse.Namespace) -> int:
     if any(d.fails for d in diagnostics) and not args.exit_zero:
         return EXIT_FINDINGS
     return EXIT_OK
+
+
+def _input_overrides(texts: list, files: list, state: NetState) -> tuple:
+    """``--input NAME=DIMS`` as (name, shape) pairs, each naming an input of the one net."""
+    if not texts:
+        return ()
+    if len(files) > 1:
+        raise UsageError("--input needs exactly one net to lint")
+    from ..load import load_net
+    from ..shapes.network import parse_input_override
+    try:
+        pairs = tuple(parse_input_override(text) for text in texts)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        inputs = {b.name for b in load_net(files[0], state).network.inputs} if files else set()
+    except PrototxtToolsError:  # the lint run reports why the net does not load
+        return pairs
+    unknown = [name for name, _ in pairs if name not in inputs]
+    if unknown:
+        raise UsageError(f"--input {unknown[0]}: {files[0]} has no input of that name "
+                         f"(inputs: {', '.join(sorted(inputs)) or 'none'})")
+    return pairs
 
 
 def _explain(code: str) -> int:
