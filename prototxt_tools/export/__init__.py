@@ -1,0 +1,23 @@
+"""Caffe -> ONNX export, exact to Caffe's forward pass (the ``onnx`` command).
+
+    from prototxt_tools.export import export_onnx
+    exported = export_onnx("deploy.prototxt", "net.caffemodel", opset=17)
+    exported.save("net.onnx")                 # external data automatically above 2 GiB
+    onnx_bytes = exported.serialize()         # for onnxruntime.InferenceSession
+
+One exporter per Caffe layer type (:mod:`.registry`); the families live in :mod:`.nn`,
+:mod:`.pooling`, :mod:`.activations`, :mod:`.normalization`, :mod:`.tensor`, :mod:`.resize`.
+This package imports onnx; nothing before it in the pipeline (lint, shapes, ir, load) imports it.
+"""
+
+from . import activations, nn, normalization, pooling, resize, tensor  # noqa: F401  (registers)
+from .build import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, check_supported, export_onnx
+from .context import ExportContext, LayerUnsupported
+from .model import ExportedModel
+from .registry import EXPORTERS, Exporter, exporter, supported, supported_markdown
+
+SUPPORTED: dict = supported()  # Caffe layer type -> restrictions note
+
+__all__ = ["DEFAULT_OPSET", "EXPORTERS", "ExportContext", "ExportedModel", "Exporter",
+           "LayerUnsupported", "MAX_OPSET", "MIN_OPSET", "SUPPORTED", "check_supported",
+           "export_onnx", "exporter", "supported", "supported_markdown"]

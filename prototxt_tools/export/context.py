@@ -1,0 +1,188 @@
+"""What an exporter works with: the layer's tensors, shapes and weights, and a graph builder.
+
+Tensor names come from Caffe blob names.  Every :class:`~prototxt_tools.ir.BlobVersion` gets
+one: the *final* version of a blob keeps the plain name (it is what Caffe's blob table holds
+after a forward pass, so net outputs read as in Caffe), earlier versions of an in-place chain
+are ``name@version`` (``conv1@0`` before ``relu1``, as :attr:`BlobVersion.key` for later ones).
+Helper tensors, nodes and initializers are ``<layer name>/<what>``; every name is unique and
+depends only on the net, so exports are reproducible byte for byte.
+
+Weights and constants stay numpy arrays (:attr:`ExportContext.initializers`) until the model is
+saved, so a large model is never copied into one protobuf message.
+"""
+
+from __future__ import annotations
+
+from typing import NoReturn, Sequence
+
+import numpy as np
+from onnx import NodeProto, helper
+
+from ..ir import BlobVersion, Layer, Network
+
+
+class LayerUnsupported(Exception):
+    """Raised by an exporter (via :meth:`ExportContext.unsupported`) for an option it cannot
+    honour that only shows once shapes are known; the driver collects these for one error."""
+
+    def __init__(self, layer: Layer, field: tuple, message: str):
+        super().__init__(message)
+        self.layer = layer
+        self.field = tuple(field)
+        self.message = message
+
+
+class Names:
+    """Deterministic unique names: the first request for ``base`` gets it, then ``base_1``..."""
+
+    def __init__(self) -> None:
+        self._used: set[str] = set()
+
+    def reserve(self, name: str) -> str:
+        self._used.add(name)
+        return name
+
+    def fresh(self, base: str) -> str:
+        name, k = base, 0
+        while name in self._used:
+            k += 1
+            name = f"{base}_{k}"
+        self._used.add(name)
+        return name
+
+
+def blob_tensor_names(network: Network, names: Names) -> dict:
+    """BlobVersion -> tensor name: final versions keep the plain blob name (reserved first)."""
+    final: dict[str, BlobVersion] = {}
+    for blob in network.blobs:
+        final[blob.name] = blob
+    result = {blob: names.reserve(blob.name) for blob in final.values()}
+    for blob in network.blobs:
+        if blob not in result:
+            result[blob] = names.fresh(f"{blob.name}@{blob.version}")
+    return result
+
+
+class ExportContext:
+    """Per-net export state handed to every exporter together with the layer."""
+
+    def __init__(self, network: Network, shapes, weights: dict, opset: int,
+                 dynamic_batch: bool = False):
+        self.network = network
+        self.shapes = shapes  # prototxt_tools.shapes.network.NetworkShapes
+        self.opset = opset
+        self.dynamic_batch = dynamic_batch
+        self.nodes: list[NodeProto] = []
+        self.initializers: list[tuple[str, np.ndarray]] = []
+        self.names = Names()  # tensors and initializers
+        self.node_names = Names()
+        self.tensor_names = blob_tensor_names(network, self.names)
+        self._weights = weights
+        self._layer: Layer | None = None
+        self._layer_nodes = 0
+
+    # --- the current layer's tensors ------------------------------------------------------
+
+    def begin_layer(self, layer: Layer) -> None:
+        self._layer = layer
+        self._layer_nodes = 0
+
+    def bottom(self, layer: Layer, i: int = 0) -> str:
+        return self.tensor_names[layer.bottoms[i]]
+
+    def top(self, layer: Layer, i: int = 0) -> str:
+        return self.tensor_names[layer.tops[i]]
+
+    def bottom_shape(self, layer: Layer, i: int = 0) -> tuple:
+        return tuple(self.shapes.blobs[layer.bottoms[i]])
+
+    def top_shape(self, layer: Layer, i: int = 0) -> tuple:
+        return tuple(self.shapes.blobs[layer.tops[i]])
+
+    def weights(self, layer: Layer) -> list:
+        """The layer's learned blobs in Caffe's order, float32, shaped as Caffe's layer has them."""
+        return list(self._weights.get(layer.name, []))
+
+    def unsupported(self, field: Sequence, message: str) -> NoReturn:
+        """Refuse the current layer (field path relative to the layer) with a message."""
+        raise LayerUnsupported(self._layer, tuple(field), message)
+
+    def guard_batch_axis(self, axis: int, field: Sequence, what: str) -> None:
+        """With --dynamic-batch an op along axis 0 would mix items of the batch: refuse it."""
+        if self.dynamic_batch and axis == 0:
+            self.unsupported(field, f"{what} works along axis 0, the batch axis; it cannot be "
+                                    "exported with --dynamic-batch")
+
+    # --- graph building ------------------------------------------------------------------
+
+    def temp(self, hint: str) -> str:
+        """A fresh tensor name for an intermediate value of the current layer."""
+        return self.names.fresh(f"{self._layer.name}/{hint}")
+
+    def op(self, op_type: str, *inputs: str, out: str | None = None, **attrs) -> str:
+        """Add a one-output node; returns its output (``out``, or a fresh name)."""
+        output = out if out is not None else self.temp(op_type.lower())
+        self.ops(op_type, list(inputs), [output], **attrs)
+        return output
+
+    def ops(self, op_type: str, inputs: Sequence[str], outputs: Sequence[str], **attrs) -> list:
+        """Add a node with several outputs (``""`` marks an omitted optional input)."""
+        # Node names live apart from tensor names: a layer's first node is named after it.
+        base = self._layer.name if not self._layer_nodes else f"{self._layer.name}/{op_type}"
+        name = self.node_names.fresh(base)
+        self._layer_nodes += 1
+        self.nodes.append(helper.make_node(op_type, list(inputs), list(outputs), name=name,
+                                           **attrs))
+        return list(outputs)
+
+    def const(self, value, hint: str, dtype=np.float32) -> str:
+        """An initializer holding ``value`` (an array is kept as is when already ``dtype``)."""
+        array = np.asarray(value)
+        if array.dtype != dtype:
+            array = array.astype(dtype)
+        name = self.names.fresh(f"{self._layer.name}/{hint}")
+        self.initializers.append((name, np.ascontiguousarray(array)))
+        return name
+
+    def ints(self, values: Sequence[int], hint: str) -> str:
+        return self.const(np.asarray(values, dtype=np.int64), hint, np.int64)
+
+    # --- helpers for common patterns -------------------------------------------------------
+
+    def reshape(self, x: str, in_shape: Sequence[int], out_shape: Sequence[int],
+                out: str | None = None) -> str:
+        """Static Reshape; with --dynamic-batch the leading dim is copied (target 0), which is
+        exact only when the reshape keeps each batch item's rows together: in[0] == out[0]."""
+        in_shape, out_shape = tuple(in_shape), tuple(out_shape)
+        if in_shape == out_shape:
+            return x if out is None else self.op("Identity", x, out=out)
+        target = list(out_shape)
+        if self.dynamic_batch:
+            if not (in_shape and out_shape and in_shape[0] == out_shape[0]):
+                self.unsupported((), f"reshaping {in_shape} to {out_shape} changes the batch "
+                                     "axis; it cannot be exported with --dynamic-batch")
+            target[0] = 0
+        return self.op("Reshape", x, self.ints(target, "shape"), out=out)
+
+    def reduce(self, op_type: str, x: str, axes: Sequence[int], keepdims: bool,
+               out: str | None = None) -> str:
+        """Reduce* over ``axes``: an attribute before opset 18 (ReduceSum: 13), an input after."""
+        axes = [int(a) for a in axes]
+        if op_type == "ReduceSum" or self.opset >= 18:
+            return self.op(op_type, x, self.ints(axes, "axes"), out=out, keepdims=int(keepdims))
+        return self.op(op_type, x, out=out, axes=axes, keepdims=int(keepdims))
+
+    def shape_tensor(self, x: str, static_shape: Sequence[int]) -> str:
+        """An int64 shape for ops that take one (Resize sizes, Expand): the static shape, or with
+        --dynamic-batch the batch size read from ``x`` at run time followed by the rest."""
+        if not self.dynamic_batch:
+            return self.ints(list(static_shape), "sizes")
+        batch = self.op("Slice", self.op("Shape", x), self.ints([0], "starts"),
+                        self.ints([1], "ends"))
+        return self.op("Concat", batch, self.ints(list(static_shape[1:]), "sizes"), axis=0)
+
+    def broadcastable(self, array: np.ndarray, rank: int, start_axis: int) -> np.ndarray:
+        """Reshape a parameter covering axes [start_axis, start_axis + array.ndim) of a
+        ``rank``-D tensor so numpy-style (right-aligned) broadcasting puts it there."""
+        trailing = rank - start_axis - array.ndim
+        return array.reshape(array.shape + (1,) * trailing) if array.ndim else array

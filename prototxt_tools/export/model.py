@@ -1,0 +1,121 @@
+"""An exported model: the ONNX graph plus its initializers as numpy arrays, and how to save it.
+
+Initializers are attached only when the model is serialized, straight from the arrays
+(``numpy_helper.from_array`` copies the buffer into ``raw_data``; nothing goes through Python
+lists).  A model whose initializers would not fit protobuf's 2 GiB message limit is saved with
+external data: every initializer of 1 KiB or more is streamed from its array into
+``<model>.data`` next to the model and referenced by offset and length, as
+``onnx.save_model(..., save_as_external_data=True)`` lays it out.  Both files are replaced
+atomically, and the checker (``full_check``) passes before the model file is put in place.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+import numpy as np
+import onnx
+from onnx import TensorProto, numpy_helper
+
+from ..fileio import atomic_output
+
+# Protobuf refuses messages of 2 GiB and more; keep 64 MiB for the graph itself.
+EMBED_LIMIT = 2**31 - 2**26
+EXTERNAL_MIN_BYTES = 1024
+
+
+@dataclass
+class ExportedModel:
+    """``model`` has every node, input, output and value_info but no initializers; those are
+    ``initializers`` (name, array).  ``outputs`` maps each graph output to its Caffe blob."""
+
+    model: onnx.ModelProto
+    initializers: list
+    outputs: dict = field(default_factory=dict)  # tensor name -> BlobVersion
+
+    @property
+    def weight_bytes(self) -> int:
+        return sum(array.nbytes for _, array in self.initializers)
+
+    def to_proto(self) -> onnx.ModelProto:
+        """A self-contained ModelProto (raises ValueError when it cannot fit 2 GiB)."""
+        if self.weight_bytes > EMBED_LIMIT:
+            raise ValueError(f"the initializers hold {self.weight_bytes:,} bytes, more than a "
+                             "protobuf message can; save the model with external data")
+        proto = onnx.ModelProto()
+        proto.CopyFrom(self.model)
+        proto.graph.initializer.extend(numpy_helper.from_array(array, name)
+                                       for name, array in self.initializers)
+        return proto
+
+    def serialize(self) -> bytes:
+        """The checked model as bytes (what onnxruntime.InferenceSession accepts)."""
+        proto = self.to_proto()
+        onnx.checker.check_model(proto, full_check=True)
+        return proto.SerializeToString()
+
+    def save(self, path: str | os.PathLike, external_data: bool | None = None) -> list:
+        """Write the model (atomically); external data when asked, or automatically when the
+        weights exceed what one protobuf message can hold.  Returns the paths written."""
+        path = os.fspath(path)
+        if external_data is None:
+            external_data = self.weight_bytes > EMBED_LIMIT
+        if not external_data:
+            data = self.serialize()
+            with atomic_output(path) as out:
+                out.write(data)
+            return [path]
+        return self._save_external(path)
+
+    def _save_external(self, path: str) -> list:
+        data_name = os.path.basename(path) + ".data"
+        data_path = os.path.join(os.path.dirname(os.path.abspath(path)), data_name)
+        proto = onnx.ModelProto()
+        proto.CopyFrom(self.model)
+        with atomic_output(data_path) as out:
+            proto.graph.initializer.extend(_write_tensors(self.initializers, out, data_name))
+        model_bytes = proto.SerializeToString()
+        _check_beside(model_bytes, data_path)
+        with atomic_output(path) as out:
+            out.write(model_bytes)
+        return [path, data_path]
+
+
+def _write_tensors(initializers: list, out: BinaryIO, location: str) -> list:
+    """TensorProtos for ``initializers``: large ones streamed to ``out`` and referenced."""
+    tensors, offset = [], 0
+    for name, array in initializers:
+        if array.nbytes < EXTERNAL_MIN_BYTES:
+            tensors.append(numpy_helper.from_array(array, name))
+            continue
+        contiguous = np.ascontiguousarray(array, array.dtype.newbyteorder("<"))
+        out.write(memoryview(contiguous).cast("B"))
+        tensor = TensorProto(name=name, data_type=_onnx_type(array.dtype),
+                             dims=list(array.shape), data_location=TensorProto.EXTERNAL)
+        for key, value in (("location", location), ("offset", str(offset)),
+                           ("length", str(contiguous.nbytes))):
+            entry = tensor.external_data.add()
+            entry.key, entry.value = key, value
+        tensors.append(tensor)
+        offset += contiguous.nbytes
+    return tensors
+
+
+def _onnx_type(dtype: np.dtype) -> int:
+    return onnx.helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+
+
+def _check_beside(model_bytes: bytes, data_path: str) -> None:
+    """Run the full checker on a temporary copy of the model next to its data file (external
+    data is found relative to the model's directory)."""
+    directory = os.path.dirname(data_path)
+    fd, temp = tempfile.mkstemp(suffix=".onnx", prefix=".check-", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(model_bytes)
+        onnx.checker.check_model(temp, full_check=True)
+    finally:
+        os.unlink(temp)

@@ -1,0 +1,75 @@
+"""Pooling with Caffe's exact windows and average divisor.
+
+pooling_layer.cpp rounds the output size up (ceil; some forks allow floor), drops a last
+window that would start in the padding, clips windows to the input for MAX, and for AVE divides
+by the window clipped to the *padded* input ``[-pad, H + pad)`` — padding counts, the overhang
+that ceil rounding adds past ``H + pad`` does not.  ONNX's ``ceil_mode`` is never used: the
+output size comes from our shape inference, and explicit end pads make ONNX's floor formula
+produce it.  Averages then need care only when a window overhangs ``H + pad``:
+
+* no overhang: ``AveragePool(pads=[p, p], count_include_pad=1)`` divides by the window clipped
+  to ``[-p, H + p)`` — Caffe's divisor;
+* overhang: zero-``Pad`` by ``p`` first (those zeros are real elements now), then
+  ``AveragePool(pads=[0, overhang], count_include_pad=0)``, which divides by the window clipped
+  to ``[0, H + 2p)`` — again Caffe's divisor, with the overhang not counted.
+"""
+
+from __future__ import annotations
+
+from ..shapes.pooling import MAX, STOCHASTIC
+from .nn import end_pad
+from .registry import exporter
+
+P = "pooling_param"
+
+
+def _pair(param, name: str, prefix: str) -> tuple:
+    """``kernel_size``/``pad``/``stride`` for both axes, or the ``_h``/``_w`` pair."""
+    if param.HasField(f"{prefix}_h"):
+        return getattr(param, f"{prefix}_h"), getattr(param, f"{prefix}_w")
+    value = getattr(param, name)
+    return value, value
+
+
+def pooling_limits(param):
+    pool = param.pooling_param
+    if pool.pool == STOCHASTIC:
+        yield ((P, "pool"), "STOCHASTIC pooling (Caffe has no CPU forward for it)")
+    if len(param.top) > 1:
+        yield (("top", 1), "the second top (the max-pooling mask) has no ONNX equivalent")
+
+
+def _geometry(param, bottom: tuple) -> tuple:
+    if param.global_pooling:
+        return tuple(bottom[2:]), (0, 0), (1, 1)
+    return (_pair(param, "kernel_size", "kernel"), _pair(param, "pad", "pad"),
+            _pair(param, "stride", "stride"))
+
+
+@exporter("Pooling", limits=pooling_limits,
+          restrictions="MAX and AVE (STOCHASTIC has no CPU forward in Caffe); no mask top; "
+                       "ceil/floor rounding (round_mode, fork ceil_mode) as the shape rule says")
+def pooling(ctx, layer):
+    """MaxPool/AveragePool (Global* for global pooling) with Caffe's windows and divisor."""
+    param = layer.param.pooling_param
+    bottom, top = ctx.bottom_shape(layer), ctx.top_shape(layer)
+    x, out = ctx.bottom(layer), ctx.top(layer)
+    kernel, pad, stride = _geometry(param, bottom)
+    if tuple(top[2:]) == (1, 1) and tuple(kernel) == tuple(bottom[2:]) and pad == (0, 0):
+        ctx.op("GlobalMaxPool" if param.pool == MAX else "GlobalAveragePool", x, out=out)
+        return
+    sizes = list(zip(bottom[2:], top[2:], kernel, stride, pad))
+    common = {"kernel_shape": list(kernel), "strides": list(stride)}
+    if param.pool == MAX:
+        ends = [end_pad(n, o, k, s, p) for n, o, k, s, p in sizes]
+        ctx.op("MaxPool", x, out=out, pads=list(pad) + ends, **common)
+        return
+    # AVE (pooling_limits refuse STOCHASTIC)
+    overhang = [max(0, (o - 1) * s + k - (n + 2 * p)) for n, o, k, s, p in sizes]
+    if not any(overhang):
+        ctx.op("AveragePool", x, out=out, pads=list(pad) * 2, count_include_pad=1, **common)
+        return
+    if any(pad):
+        pads = [0, 0, pad[0], pad[1]] * 2
+        x = ctx.op("Pad", x, ctx.ints(pads, "pads"), ctx.const(0.0, "zero"), mode="constant")
+    ctx.op("AveragePool", x, out=out, pads=[0, 0] + overhang, count_include_pad=0, **common)

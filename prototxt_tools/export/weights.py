@@ -1,0 +1,146 @@
+"""Learned blobs for the exporter: from a caffemodel as Caffe copies them, or seeded random ones.
+
+Caffe's ``Net::CopyTrainedLayersFrom`` matches weights to layers **by layer name**: a caffemodel
+layer whose name the net lacks is ignored, one that matches must have exactly as many blobs as
+the net's layer, and each blob must have the same shape (``Blob::ShapeEquals``; a legacy
+num/channels/height/width blob compares with the shape padded with leading 1s), else Caffe
+stops with "Cannot copy param 0 weights from layer 'fc6'; shape mismatch" — even when the
+counts agree, which is why FCN's net surgery renames ``fc6`` to ``fc6-conv``.  A layer left
+without weights would keep its random fillers in Caffe; the exporter refuses that instead.
+"""
+
+from __future__ import annotations
+
+from math import prod
+from typing import Callable
+
+import numpy as np
+
+from ..errors import CaffemodelError
+from ..shapes.common import shape_string
+from .problems import combined_error
+
+
+def expected_params(shapes, layer) -> list:
+    """Parameter-blob shapes of ``layer`` as the shape rule computed them (Caffe's order)."""
+    result = shapes.layers.get(layer)
+    if result is None or result.shapes is None or result.shapes.params is None:
+        return []
+    return [tuple(p) for p in result.shapes.params]
+
+
+def _blob_protos(model, index: int):
+    """The BlobProtos (values stripped) of caffemodel layer ``index``: V2, V1 or V0 layout."""
+    if len(model.net.layer):
+        return model.net.layer[index].blobs
+    entry = model.net.layers[index]
+    return entry.layer.blobs if entry.HasField("layer") else entry.blobs
+
+
+def _is_legacy(proto) -> bool:
+    return any(proto.HasField(f) for f in ("num", "channels", "height", "width"))
+
+
+def shape_equals(source: tuple, legacy: bool, target: tuple) -> bool:
+    """Blob::ShapeEquals: legacy 4-D source dims compare with the target padded to 4 axes."""
+    if legacy:
+        return len(target) <= 4 and tuple(source) == (1,) * (4 - len(target)) + tuple(target)
+    return tuple(source) == tuple(target)
+
+
+def match_weights(network, shapes, model) -> dict:
+    """Layer name -> float32 arrays shaped as the net's layer expects, from ``model``.
+
+    Every mismatch and every layer left without weights is listed in one
+    :class:`CaffemodelError`, positioned at the layers in the prototxt.
+    """
+    first_by_name: dict = {}
+    for layer in network.layers:
+        first_by_name.setdefault(layer.name, layer)
+    source = model.path or "the caffemodel"
+    assigned: dict = {}
+    problems: list = []
+    for index, weights in enumerate(model.layers):
+        layer = first_by_name.get(weights.name)
+        if layer is None:
+            continue  # Caffe: "Ignoring source layer"
+        params = expected_params(shapes, layer)
+        if len(weights.blobs) != len(params):
+            problems.append((layer, f"Incompatible number of blobs for layer {layer.name}: "
+                                    f"{source} has {len(weights.blobs)}, the net's "
+                                    f"{layer.type} layer has {len(params)}"))
+            continue
+        arrays, protos = [], _blob_protos(model, index)
+        for j, (blob, target) in enumerate(zip(weights.blobs, params)):
+            legacy = j < len(protos) and _is_legacy(protos[j])
+            if not shape_equals(blob.shape, legacy, target):
+                problems.append((layer, f"Cannot copy param {j} weights from layer "
+                                        f"'{layer.name}'; shape mismatch.  Source param shape "
+                                        f"is {shape_string(blob.shape)}; target param shape "
+                                        f"is {shape_string(target)} (Caffe matches weights "
+                                        "by layer name and refuses other shapes even when the "
+                                        "counts agree; rename the layer to start it afresh)"))
+                break
+            arrays.append(np.asarray(blob, dtype=np.float32).reshape(target))
+        else:
+            assigned[layer.name] = arrays  # a later layer of the same name wins, as in Caffe
+    for layer in network.layers:
+        if expected_params(shapes, layer) and layer.name not in assigned and \
+                first_by_name[layer.name] is layer and \
+                not any(layer is p[0] for p in problems):
+            problems.append((layer, f"{source} has no weights for layer '{layer.name}' "
+                                    f"({layer.type}); Caffe would start it from its fillers"))
+    if problems:
+        raise combined_error(CaffemodelError, [(layer.origin + ("name",), message)
+                                               for layer, message in problems],
+                             network.source_map, "the weights do not fit the net")
+    return assigned
+
+
+# --- seeded random weights ---------------------------------------------------------------
+
+def _fan_in_normal(shape: tuple, rng) -> np.ndarray:
+    fan_in = max(1, prod(shape[1:]))
+    return (rng.standard_normal(shape) / np.sqrt(fan_in)).astype(np.float32)
+
+
+def _uniform(low: float, high: float):
+    return lambda shape, rng: rng.uniform(low, high, shape).astype(np.float32)
+
+
+def _default(params: list, rng) -> list:
+    """Weights (2-D and up) ~ N(0, 1/fan_in) keep activations O(1); small uniform biases."""
+    return [_fan_in_normal(s, rng) if len(s) >= 2 else _uniform(-0.5, 0.5)(s, rng)
+            for s in params]
+
+
+def _batch_norm(params: list, rng) -> list:
+    """Summed mean, summed positive variance, scale factor 1."""
+    mean, var, factor = params
+    return [_uniform(-0.5, 0.5)(mean, rng), _uniform(0.5, 2.0)(var, rng),
+            np.ones(factor, np.float32)]
+
+
+def _positive_then_bias(params: list, rng) -> list:
+    """Scale-like layers: a factor near 1, then (if present) a bias."""
+    return [_uniform(0.5, 1.5)(params[0], rng)] + \
+        [_uniform(-0.5, 0.5)(s, rng) for s in params[1:]]
+
+
+RANDOM_PARAMS: dict[str, Callable] = {
+    "BatchNorm": _batch_norm,
+    "Scale": _positive_then_bias,
+    "Normalize": _positive_then_bias,
+    "PReLU": lambda params, rng: [_uniform(0.05, 0.3)(s, rng) for s in params],
+}
+
+
+def random_weights(network, shapes, seed: int) -> dict:
+    """Seeded weights for every layer with parameters, from the inferred parameter shapes."""
+    rng = np.random.default_rng(seed)
+    weights = {}
+    for layer in network.layers:
+        params = expected_params(shapes, layer)
+        if params and layer.name not in weights:
+            weights[layer.name] = RANDOM_PARAMS.get(layer.type, _default)(params, rng)
+    return weights
