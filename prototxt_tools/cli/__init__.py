@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "upgrade": ("upgrade", "upgrade a V0/V1 .prototxt or .caffemodel to the current format"),
     "shapes": ("shapes", "every layer's blob shapes, parameters and multiply-accumulates"),
     "lint": ("lint", "check .prototxt files against Caffe's rules (also: prototxt-lint)"),
+    "onnx": ("onnx", "export a net (and its weights) to ONNX, exact to Caffe's forward pass"),
 }
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2

@@ -137,4 +137,7 @@ def _assemble(ctx: ExportContext, loaded: LoadedNet) -> ExportedModel:
                               producer_name="prototxt-tools", producer_version=__version__,
                               doc_string=f"exported from {os.path.basename(loaded.path)}")
     return ExportedModel(model, ctx.initializers,
-                         {ctx.tensor_names[b]: b for b in outputs})
+                         outputs={ctx.tensor_names[b]: b for b in outputs},
+                         input_shapes={ctx.tensor_names[b]: tuple(ctx.shapes.blobs[b])
+                                       for b in inputs},
+                         caffe_weights=ctx.caffe_weights)

@@ -77,7 +77,7 @@ class ExportContext:
         self.names = Names()  # tensors and initializers
         self.node_names = Names()
         self.tensor_names = blob_tensor_names(network, self.names)
-        self._weights = weights
+        self.caffe_weights = weights  # layer name -> Caffe blobs (float32 arrays)
         self._layer: Layer | None = None
         self._layer_nodes = 0
 
@@ -101,7 +101,7 @@ class ExportContext:
 
     def weights(self, layer: Layer) -> list:
         """The layer's learned blobs in Caffe's order, float32, shaped as Caffe's layer has them."""
-        return list(self._weights.get(layer.name, []))
+        return list(self.caffe_weights.get(layer.name, []))
 
     def unsupported(self, field: Sequence, message: str) -> NoReturn:
         """Refuse the current layer (field path relative to the layer) with a message."""

@@ -30,11 +30,15 @@ EXTERNAL_MIN_BYTES = 1024
 @dataclass
 class ExportedModel:
     """``model`` has every node, input, output and value_info but no initializers; those are
-    ``initializers`` (name, array).  ``outputs`` maps each graph output to its Caffe blob."""
+    ``initializers`` (name, array).  ``outputs`` maps each graph output to its Caffe blob,
+    ``input_shapes`` gives each graph input's static shape, ``caffe_weights`` the Caffe blobs
+    the export used (layer name -> arrays, as a caffemodel holds them)."""
 
     model: onnx.ModelProto
     initializers: list
     outputs: dict = field(default_factory=dict)  # tensor name -> BlobVersion
+    input_shapes: dict = field(default_factory=dict)  # tensor name -> tuple
+    caffe_weights: dict = field(default_factory=dict)
 
     @property
     def weight_bytes(self) -> int:
