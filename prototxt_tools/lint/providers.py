@@ -132,9 +132,12 @@ def provide_weights(ctx) -> StoredWeights | None:
 
 
 def read_stored_weights(path: str) -> StoredWeights:
-    from ..caffemodel import read_caffemodel
+    from ..caffemodel import CaffemodelError, read_caffemodel
     from ..upgrade import upgrade_caffemodel_net
-    model = read_caffemodel(path)
+    try:
+        model = read_caffemodel(path)
+    except OSError as exc:  # a directory, no permission: a fact that cannot be had
+        raise CaffemodelError(exc.strerror or str(exc), str(path)) from None
     net = upgrade_caffemodel_net(model.net).net
     layers = [StoredLayer(i, lp.name, lp.type, [StoredBlob.of(b) for b in lp.blobs])
               for i, lp in enumerate(net.layer)]

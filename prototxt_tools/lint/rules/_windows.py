@@ -71,8 +71,9 @@ def window_of(layer, bottom: tuple) -> Window | None:
     """The window of a Convolution-like or (non-global) Pooling layer, else None."""
     if layer.type in CONV_TYPES:
         return conv_window(layer.param, bottom)
-    if layer.type == "Pooling" and not layer.param.pooling_param.global_pooling and len(bottom) == 4:
-        return pool_window(layer.param.pooling_param)
+    param = layer.param.pooling_param
+    if layer.type == "Pooling" and not param.global_pooling and len(bottom) == 4:
+        return pool_window(param)
     return None
 
 

@@ -26,8 +26,9 @@ class KernelLargerThanInput(ShapeErrorRule):
     kernel that covers the whole input.
 
     ## Why is this bad?
-    Caffe stops while setting up the net (`Check failed: count_ > 0` or a negative top
-    dimension). The classic case: AlexNet's `pool5` is 256×6×6 for a 227×227 input, so a
+    Caffe cannot set the net up: a negative size fails `Blob::Reshape` (`Check failed:
+    shape[i] >= 0`), and a zero size leaves an empty top that aborts the setup further on
+    (BVLC/caffe#3754, "Setup aborts when change kernel from 5 to 9"). The classic case: AlexNet's `pool5` is 256×6×6 for a 227×227 input, so a
     convolutional `fc6` needs `kernel_size: 6`; a 7×7 kernel (VGG's value, whose pool5 is 7×7)
     cannot be placed anywhere on it.
 
@@ -59,6 +60,7 @@ class KernelLargerThanInput(ShapeErrorRule):
                    if o <= 0]
         arithmetic = windows.output_arithmetic(bottom, window, failing[0] if failing else 0)
         return f"{layer.name}: {text} — Caffe's output size {arithmetic}"
+
 
 @rule
 class KernelOverhangsInput(Rule):
@@ -125,6 +127,7 @@ def _dead_parts(overhang: list, spatial: int) -> str:
         parts.append(f"last {word}" if n == 1 else f"last {n} {word}")
     return " and ".join(parts)
 
+
 @rule
 class NonPositiveOutput(ShapeErrorRule):
     """Checks that no layer computes an empty or negative output size.
@@ -138,7 +141,7 @@ class NonPositiveOutput(ShapeErrorRule):
 
     ## Why is this bad?
     A negative size stops Caffe (`Blob::Reshape`: `Check failed: shape[i] >= 0`); an empty top
-    makes every later layer compute nothing, silently.
+    leaves nothing for the layers after it to compute on, when it does not abort their setup.
 
     ## Example
     ```
@@ -166,9 +169,10 @@ class NonPositiveOutput(ShapeErrorRule):
             for j, top in enumerate(outcome.shapes.tops[:len(layer.tops)]):
                 if 0 in top:
                     yield Finding(f"{layer.name}: top '{layer.tops[j].name}' has an empty axis "
-                                  f"({shape_text(top)}) although its inputs are not empty; Caffe "
-                                  "builds it and every layer after it computes nothing",
+                                  f"({shape_text(top)}) although its inputs are not empty: the "
+                                  "layers after it have nothing to compute on",
                                   at=tuple(layer.origin) + ("top", j), layer=layer.name)
+
 
 @rule
 class PoolingPadNotLessThanKernel(ShapeErrorRule):
@@ -204,6 +208,7 @@ class PoolingPadNotLessThanKernel(ShapeErrorRule):
                 f"pooling kernel {windows.dims(window.kernel)}; Caffe requires pad < kernel, so "
                 "that no window lies entirely in the padding")
 
+
 @rule
 class GroupMismatch(ShapeErrorRule):
     """Checks that `group` divides both the input channels and `num_output`.
@@ -229,6 +234,7 @@ class GroupMismatch(ShapeErrorRule):
     code = "E209"
     name = "group-mismatch"
     summary = "Convolution group does not divide input channels or num_output"
+
 
 @rule
 class ConflictingParams(ShapeErrorRule):
@@ -257,7 +263,8 @@ class ConflictingParams(ShapeErrorRule):
 
     code = "E210"
     name = "conflicting-params"
-    summary = "Layer parameters conflict, are missing or are out of range (kernel, pad, stride)"
+    summary = "Layer parameters conflict or are missing (kernel_size with kernel_h, no kernel)"
+
 
 @rule
 class BlobTooLarge(ShapeErrorRule):

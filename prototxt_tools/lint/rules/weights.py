@@ -86,7 +86,10 @@ class UnreadableWeights(Rule):
         if ctx.options.weights and ctx.weights is None:
             error = ctx.provider_errors.get("weights")
             why = error.message if error is not None else "unknown error"
-            yield Finding(f"cannot read the weights {ctx.options.weights}: {why}", line=1, col=1)
+            at = f" at byte {error.offset}" if error is not None and error.offset is not None \
+                else ""
+            yield Finding(f"cannot read the weights {ctx.options.weights}{at}: {why}",
+                          line=1, col=1)
 
 
 @rule
