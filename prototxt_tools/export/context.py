@@ -1,9 +1,10 @@
 """What an exporter works with: the layer's tensors, shapes and weights, and a graph builder.
 
 Tensor names come from Caffe blob names.  Every :class:`~prototxt_tools.ir.BlobVersion` gets
-one: the *final* version of a blob keeps the plain name (it is what Caffe's blob table holds
-after a forward pass, so net outputs read as in Caffe), earlier versions of an in-place chain
-are ``name@version`` (``conv1@0`` before ``relu1``, as :attr:`BlobVersion.key` for later ones).
+one: net inputs and the *final* version of every other blob keep the plain name (the final
+version is what Caffe's blob table holds after a forward pass, so net outputs read as in
+Caffe); earlier versions of an in-place chain are ``name@version`` (``conv1@0`` before
+``relu1``, as :attr:`BlobVersion.key` for later ones).
 Helper tensors, nodes and initializers are ``<layer name>/<what>``; every name is unique and
 depends only on the net, so exports are reproducible byte for byte.
 
@@ -38,6 +39,9 @@ class Names:
     def __init__(self) -> None:
         self._used: set[str] = set()
 
+    def __contains__(self, name: str) -> bool:
+        return name in self._used
+
     def reserve(self, name: str) -> str:
         self._used.add(name)
         return name
@@ -52,11 +56,19 @@ class Names:
 
 
 def blob_tensor_names(network: Network, names: Names) -> dict:
-    """BlobVersion -> tensor name: final versions keep the plain blob name (reserved first)."""
+    """BlobVersion -> tensor name.
+
+    Net inputs keep their plain names (users feed them by name); so does the final version of
+    every other blob; earlier versions, and a final version whose name an input holds, are
+    ``name@version``.
+    """
+    result = {blob: names.reserve(blob.name) for blob in network.inputs}
     final: dict[str, BlobVersion] = {}
     for blob in network.blobs:
         final[blob.name] = blob
-    result = {blob: names.reserve(blob.name) for blob in final.values()}
+    for blob in final.values():
+        if blob not in result and blob.name not in names:
+            result[blob] = names.reserve(blob.name)
     for blob in network.blobs:
         if blob not in result:
             result[blob] = names.fresh(f"{blob.name}@{blob.version}")

@@ -76,12 +76,20 @@ def run_opencv(prototxt: str, caffemodel: str, inputs: dict, outputs: dict) -> d
         net.enableWinograd(False)
     for name, value in inputs.items():
         net.setInput(value, name)
-    wanted = {name: blob for name, blob in outputs.items() if blob.producer is not None
-              and blob.producer.type != "Input"}
-    layers = sorted({blob.producer.name for blob in wanted.values()})
+    known = set(net.getLayerNames())
+    # OpenCV names layers as the prototxt does, except some it renames after their top.
+    where = {}
+    for name, blob in outputs.items():
+        layer = blob.producer
+        if layer is None or layer.type == "Input":
+            continue
+        if layer.name in known:
+            where[name] = (layer.name, layer.tops.index(blob))
+        elif blob.name in known:
+            where[name] = (blob.name, 0)
+    layers = sorted({layer for layer, _ in where.values()})
     results = dict(zip(layers, net.forwardAndRetrieve(layers)))
-    return {name: np.asarray(results[blob.producer.name][blob.producer.tops.index(blob)])
-            for name, blob in wanted.items()}
+    return {name: np.asarray(results[layer][index]) for name, (layer, index) in where.items()}
 
 
 def opencv_gaps(network) -> list:
