@@ -72,6 +72,20 @@ def test_alexnet_stride_2_overhang_is_a_warning(tmp_path):
     assert "1×1 output" in found[0].message and "use kernel_size: 6" in found[0].message
 
 
+def test_kernel_messages():
+    found = lint_source(str(FIXTURES / "E201.prototxt"), frozenset({"E201"}))
+    fc6, wide, dilated, pool = (d.message for d in found)
+    assert wide == ("wide: kernel 3×9 is larger than its input data (8×6×6, pad 0) — Caffe's "
+                    "output size (6 - 9) / 1 + 1 = -2")
+    assert dilated.startswith("dilated: kernel 3×3 with dilation 3 (spanning 7×7)")
+    assert pool.endswith("use global_pooling: true (or kernel_size: 6) to cover the whole input")
+    # a 6x5 input: the kernel covering it is non-square
+    text = (FIXTURES / "E201.prototxt").read_text().replace("dim: 6 dim: 6", "dim: 6 dim: 5")
+    found = lint_source("nonsquare.prototxt", frozenset({"E201"}), text=text)
+    assert found[0].message == ("fc6: kernel 7×7 is larger than its input data (8×6×5, pad 0) "
+                                "— use kernel_h: 6 kernel_w: 5 to cover the whole input")
+
+
 # -- --input ---------------------------------------------------------------------------------------
 
 @pytest.fixture

@@ -275,7 +275,7 @@ class BlobShapeMismatch(_WeightsRule):
             if wanted.shapes is None or len(stored.blobs) != len(wanted.shapes):
                 continue
             for j, (blob, target) in enumerate(zip(stored.blobs, wanted.shapes)):
-                if blob.fits(target) or _input_size_case(ctx, layer, j, blob, target):
+                if blob.fits(target) or _input_size_case(layer, j, blob, target):
                     continue
                 if blob.count == prod(target):
                     why = f"the counts agree ({blob.count}): {match.reshape_hint(blob, target)}"
@@ -287,7 +287,7 @@ class BlobShapeMismatch(_WeightsRule):
                               at=_name_path(layer), layer=layer.name)
 
 
-def _input_size_case(ctx, layer, j: int, blob, target: tuple) -> tuple | None:
+def _input_size_case(layer, j: int, blob, target: tuple) -> tuple | None:
     """(stored K, net K) when an InnerProduct's weights differ only in the input size K."""
     if layer.type != "InnerProduct" or j != 0 or len(target) != 2:
         return None
@@ -310,8 +310,8 @@ class InnerProductInputSize(_WeightsRule):
     ## Why is this bad?
     Caffe stops with `Cannot copy param 0 weights from layer 'fc6'; shape mismatch. Source
     param shape is 4096 9216 (37748736); target param shape is 4096 12544 (51380224)`. The
-    cause is upstream: the net's input is not the size it was trained with (224 instead of 227
-    makes AlexNet's pool5 7×7 instead of 6×6... or the other way round).
+    cause is upstream: the net's input is not the size it was trained with (a 256×256 input
+    makes AlexNet's pool5 256×7×7 = 12544 values where the trained fc6 reads 256×6×6 = 9216).
 
     ## Example
     ```
@@ -333,7 +333,7 @@ class InnerProductInputSize(_WeightsRule):
                     len(stored.blobs) != len(wanted.shapes):
                 continue
             blob, target = stored.blobs[0], wanted.shapes[0]
-            sizes = _input_size_case(ctx, layer, 0, blob, target)
+            sizes = _input_size_case(layer, 0, blob, target)
             if sizes is None:
                 continue
             trained, here = sizes
