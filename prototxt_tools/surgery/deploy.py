@@ -1,0 +1,326 @@
+"""A deploy net from a train_val net: what BVLC's ``deploy.prototxt`` files are by hand.
+
+Starting from the TEST-phase net (Caffe's ``Net::FilterNet`` via the IR, with the given stages):
+
+- layers of other phases are removed, and the ``include``/``exclude`` rules of kept layers;
+- each data layer (Data, ImageData, ..., a Python layer without bottoms) becomes an ``Input``
+  layer of the same name for the tops still read (labels go): batch from ``batch_size``,
+  height/width from ``crop_size`` (or the resize), channels from ``is_color``, a per-channel
+  ``mean_value`` list, ``force_color``/``force_gray`` -- or ``--input NAME=N,C,H,W``; when a
+  dimension cannot be known from the prototxt (an LMDB's channels) it is an error that asks for
+  ``--input``.  A comment above it records the preprocessing the data layer did;
+- loss, Accuracy and Silence layers are removed, and the layers that only fed them (GoogLeNet's
+  auxiliary classifiers, whose losses weigh less than the main one);
+- the main ``SoftmaxWithLoss`` is replaced by a ``Softmax`` named ``prob`` on its first bottom.
+
+The output is made by text edits of the user's file, so kept layers keep their comments and
+layout; removed layers go with the lines they occupy.  V0/V1 files are first rewritten in the
+current format (their comments, other than the file's leading block, are then lost).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from ..errors import PrototxtToolsError, ShapeError
+from ..ir import Layer, NetState
+from ..load import LoadedNet, load_net
+from ..schema import caffe_pb2
+
+DATA_LAYER_TYPES = {"Data", "ImageData", "HDF5Data", "MemoryData", "WindowData", "DummyData",
+                    "AnnotatedData", "VideoData", "Python"}
+NON_LOSS_REMOVED = {"Accuracy", "Silence"}
+TRANSFORM_NOTED = ("scale", "crop_size", "mean_file", "mean_value", "force_color", "force_gray")
+
+
+@dataclass
+class DeployResult:
+    """The deploy ``text``, the Input shapes it declares, what changed (``removed``: (layer,
+    why) pairs, ``added``: Softmax layer names), notes, and the deploy net as loaded."""
+
+    text: str
+    inputs: dict
+    removed: list
+    added: list
+    notes: list = field(default_factory=list)
+    loaded: LoadedNet | None = None
+
+
+def is_data_layer(layer: Layer) -> bool:
+    t = layer.type
+    return not layer.param.bottom and (t in DATA_LAYER_TYPES or t.endswith("Data"))
+
+
+def loss_weight(layer: Layer) -> float:
+    """Weight of the layer's first top in the objective (Caffe: 1 for *Loss layers, else 0)."""
+    if layer.param.loss_weight:
+        return layer.param.loss_weight[0]
+    return 1.0 if layer.type.endswith("Loss") else 0.0
+
+
+def is_removed_type(layer: Layer) -> bool:
+    return layer.type in NON_LOSS_REMOVED or loss_weight(layer) != 0
+
+
+def make_deploy(loaded: LoadedNet, inputs: Mapping[str, tuple] | None = None,
+                state: NetState | None = None) -> DeployResult:
+    """The deploy net of ``loaded`` (loaded with net state ``state``, default TEST).
+
+    ``inputs`` gives data-layer top shapes (``--input``).  Raises ShapeError when an Input
+    shape cannot be known, PrototxtToolsError for graph errors or unknown ``inputs`` names."""
+    state = state or NetState()
+    notes = []
+    if loaded.format != "V2":
+        loaded = _current_format(loaded, state)
+        notes.append(f"{loaded.path}: written in the current format first (comments after the "
+                     "leading block are not kept)")
+    network = loaded.network
+    network.raise_for_errors()
+    plan = _Plan(network)
+    shapes = _input_shapes(loaded, plan, dict(inputs or {}))
+    text = _edit(loaded, plan, shapes)
+    deployed = load_net(loaded.path, NetState(), text=text)
+    _check(loaded, deployed)
+    return DeployResult(text, {t: s for layer in shapes for t, s in shapes[layer].items()},
+                        plan.removed_list(), [name for name, _ in plan.softmax.values()],
+                        notes, deployed)
+
+
+def _current_format(loaded: LoadedNet, state: NetState) -> LoadedNet:
+    from ..text import format_message
+
+    text = _leading_comments(loaded.text) + format_message(loaded.net) + "\n"
+    return load_net(loaded.path, state, text=text)
+
+
+def _leading_comments(text: str) -> str:
+    lines = []
+    for line in text.splitlines(keepends=True):
+        if not line.lstrip().startswith("#") and (line.strip() or not lines):
+            break
+        lines.append(line)
+    return "".join(lines).rstrip() + "\n" if lines else ""
+
+
+class _Plan:
+    """Which layers go (and why), which data tops stay, where a Softmax replaces a loss."""
+
+    def __init__(self, network):
+        self.network = network
+        self.why: dict[Layer, str] = {}
+        for layer in network.layers:
+            if is_removed_type(layer):
+                self.why[layer] = "loss" if loss_weight(layer) else layer.type
+        losses = [layer for layer in self.why if loss_weight(layer)]
+        top_weight = max((loss_weight(layer) for layer in losses), default=0)
+        main = [layer for layer in losses if loss_weight(layer) == top_weight]
+        outputs = {layer.bottoms[0] for layer in main if layer.bottoms}
+        self._prune(outputs)
+        self.softmax = self._softmax_layers(main)  # loss layer -> (name, classifier blob name)
+
+    def _prune(self, outputs: set) -> None:
+        """Remove layers every top of which is read only by removed layers (consumers come
+        after producers, so one backward pass suffices)."""
+        for layer in reversed(self.network.layers):
+            if layer in self.why or is_data_layer(layer) or not layer.tops:
+                continue
+            if any(t in outputs for t in layer.tops):
+                continue
+            if all(t.consumers and all(c in self.why for c in t.consumers) for t in layer.tops):
+                self.why[layer] = "feeds only removed layers"
+
+    def _softmax_layers(self, main: list) -> dict:
+        chosen: dict = {}
+        seen_blobs = set()
+        for layer in main:
+            if layer.type == "SoftmaxWithLoss" and layer.param.bottom[0] not in seen_blobs:
+                seen_blobs.add(layer.param.bottom[0])
+                chosen[layer] = layer.param.bottom[0]
+        taken = {layer.name for layer in self.network.layers} | {b.name for b in self.network.blobs}
+        named = {}
+        for layer, blob in chosen.items():
+            name = "prob" if len(chosen) == 1 and "prob" not in taken else f"{blob}_prob"
+            while name in taken:
+                name += "_"
+            taken.add(name)
+            named[layer] = (name, blob)
+        return named
+
+    def live_tops(self, layer: Layer) -> list:
+        return [t for t in layer.tops if any(c not in self.why for c in t.consumers)]
+
+    def removed_list(self) -> list:
+        out = [(layer.name, why) for layer, why in self.why.items() if layer not in self.softmax]
+        out += [(layer.name, "data layer, replaced by an Input layer")
+                for layer in self.network.layers if is_data_layer(layer)]
+        return sorted(out, key=lambda nw: self.network.layer(nw[0]).index)
+
+
+# --- Input shapes ------------------------------------------------------------------------------
+
+def _input_shapes(loaded: LoadedNet, plan: _Plan, overrides: dict) -> dict:
+    """Data layer -> {live top name: shape}."""
+    result = {}
+    for layer in plan.network.layers:
+        if is_data_layer(layer):
+            live = plan.live_tops(layer)
+            result[layer] = {t.name: _top_shape(loaded, layer, layer.tops.index(t), overrides)
+                             for t in live}
+    known = {name for tops in result.values() for name in tops}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise PrototxtToolsError(f"--input names {', '.join(unknown)}, which is not a data-layer "
+                                 f"top the deploy net reads ({', '.join(sorted(known)) or 'none'})",
+                                 loaded.path)
+    return result
+
+
+def _top_shape(loaded: LoadedNet, layer: Layer, index: int, overrides: dict) -> tuple:
+    from ..shapes import LayerShapeError, ShapeUnknown, infer_layer
+
+    name = layer.param.top[index]
+    if name in overrides:
+        return tuple(overrides[name])
+    reason = ""
+    try:
+        shape = infer_layer(layer.param, []).tops[index]
+    except ShapeUnknown as unknown:
+        shape = unknown.partial[index] if index < len(unknown.partial) else None
+        reason = unknown.reason
+    except LayerShapeError as error:
+        raise _at(ShapeError, loaded, tuple(layer.origin) + error.field,
+                  f"{layer.name}: {error.message}") from None
+    shape = _with_channels(layer, shape)
+    if shape is None or None in shape:
+        raise _at(ShapeError, loaded, tuple(layer.origin), _ask_for_input(layer, name, shape, reason))
+    return tuple(shape)
+
+
+def _with_channels(layer: Layer, shape):
+    """Fill unknown channels from what transform_param says about them."""
+    if shape is None or len(shape) != 4 or shape[1] is not None:
+        return shape
+    transform = layer.param.transform_param
+    channels = None
+    if len(transform.mean_value) > 1:
+        channels = len(transform.mean_value)  # one mean per channel
+    elif transform.force_color:
+        channels = 3
+    elif transform.force_gray:
+        channels = 1
+    return (shape[0], channels) + tuple(shape[2:])
+
+
+def _ask_for_input(layer: Layer, name: str, shape, reason: str) -> str:
+    if shape is None:
+        return (f"the shape of '{name}' (top of {layer.type} layer '{layer.name}') cannot be known "
+                f"from the prototxt ({reason}); give it with --input {name}=N,C,H,W")
+    axes = "NCHW" if len(shape) == 4 else [f"D{i}" for i in range(len(shape))]
+    missing = [axis for axis, d in zip(axes, shape) if d is None]
+    hint = ",".join(str(d) if d is not None else axis for axis, d in zip(axes, shape))
+    if missing == ["C"]:
+        why = ("its channels come from the data source (no per-channel mean_value, force_color "
+               "or force_gray in transform_param says how many)")
+    else:
+        why = f"{', '.join(missing)} cannot be known from the prototxt ({reason})"
+    return (f"the shape of '{name}' (top of {layer.type} layer '{layer.name}') is {hint}: {why}; "
+            f"give it with --input {name}={hint}")
+
+
+def _at(cls, loaded: LoadedNet, path: tuple, message: str) -> PrototxtToolsError:
+    span = loaded.source_map.position(path)
+    return cls(message, loaded.path, span.line if span else None, span.col if span else None)
+
+
+# --- text --------------------------------------------------------------------------------------
+
+def _edit(loaded: LoadedNet, plan: _Plan, shapes: dict) -> str:
+    from ..text import Editor
+
+    editor = Editor(loaded.parsed.document)
+    for origin in plan.network.excluded:
+        editor.delete(loaded.parsed.node(origin))
+    for layer in plan.network.layers:
+        node = loaded.parsed.node(layer.origin) if layer.origin[0] == "layer" else None
+        if node is None:
+            continue  # an Input made from legacy `input:` fields: nothing to edit
+        if layer in plan.softmax:
+            _replace(editor, node, _softmax_text(layer, *plan.softmax[layer], editor.indent_unit))
+        elif layer in plan.why:
+            editor.delete(node)
+        elif is_data_layer(layer):
+            if shapes[layer]:
+                _replace(editor, node, _input_text(layer, shapes[layer], editor.indent_unit))
+            else:
+                editor.delete(node)
+        else:
+            for sub in node.fields:
+                if sub.name.text in ("include", "exclude"):
+                    editor.delete(sub)
+    return editor.apply()
+
+
+def _replace(editor, node, text: str) -> None:
+    """Replace a whole layer field by ``text``, lines after the first at the field's indent."""
+    indent = editor.own_indent(node) or ""
+    editor.replace_field(node, editor.indented(text, indent)[len(indent):])
+
+
+def _softmax_text(loss: Layer, name: str, blob: str, unit: str) -> str:
+    from ..text import format_field
+
+    net = caffe_pb2.NetParameter()
+    softmax = net.layer.add(name=name, type="Softmax", bottom=[blob], top=[name])
+    if loss.param.HasField("softmax_param"):
+        softmax.softmax_param.CopyFrom(loss.param.softmax_param)
+    return format_field(net, "layer", unit)
+
+
+def _input_text(layer: Layer, tops: dict, unit: str) -> str:
+    from ..text.format import quote
+
+    def q(s: str) -> str:
+        return quote(s.encode("utf-8"), keep_utf8=True)
+
+    shapes = " ".join("shape: { " + " ".join(f"dim: {d}" for d in s) + " }" for s in tops.values())
+    lines = ["layer {", f"{unit}name: {q(layer.name)}", f'{unit}type: "Input"']
+    lines += [f"{unit}top: {q(t)}" for t in tops]
+    lines += [f"{unit}input_param {{ {shapes} }}", "}"]
+    comment = _preprocessing_comment(layer)
+    return "\n".join(([comment] if comment else []) + lines)
+
+
+def _preprocessing_comment(layer: Layer) -> str:
+    """What the data layer did to its data, for whoever feeds the Input now."""
+    from ..text import format_field
+
+    transform = layer.param.transform_param
+    noted = [format_field(transform, f) for f in TRANSFORM_NOTED if _is_set(transform, f)]
+    if not noted:
+        return ""
+    said = ", ".join(n.replace("\n", ", ") for n in noted)
+    return (f"# Input replaces {layer.type} layer '{layer.name}' ({said}): preprocess inputs the "
+            "same way")
+
+
+def _is_set(message, name: str) -> bool:
+    value = getattr(message, name)
+    return bool(len(value)) if hasattr(value, "extend") else message.HasField(name)
+
+
+def _check(loaded: LoadedNet, deployed: LoadedNet) -> None:
+    """The result must build and infer shapes cleanly (never write a broken deploy net);
+    a failure is reported at the layer of the user's file."""
+    from ..shapes.network import infer_shapes
+
+    deployed.network.raise_for_errors()
+    errors = infer_shapes(deployed.network).errors
+    if errors:
+        first = errors[0]
+        try:
+            origin = tuple(loaded.network.layer(first.layer_name).origin)
+        except KeyError:
+            origin = ()
+        raise _at(ShapeError, loaded, origin,
+                  f"the deploy net fails shape inference: {first.layer_name}: {first.message}")
