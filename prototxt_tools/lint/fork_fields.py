@@ -7,7 +7,7 @@ in the corpus, so a field added to the schema without an entry here fails the bu
 
 from __future__ import annotations
 
-from .layer_types import FASTER_RCNN, MOBILENET_YOLO, PSPNET, SEGNET, SHUFFLENET, SSD
+from .layer_types import FASTER_RCNN, MOBILENET_YOLO, PSPNET, RFCN, SEGNET, SHUFFLENET, SSD
 
 CEIL_MODE_FORKS = "forks that took the unmerged upstream ceil_mode proposal"
 
@@ -17,6 +17,7 @@ FORK_FIELDS: dict[str, dict[str, str]] = {
                          "prior_box_param", "detection_output_param", "detection_evaluate_param",
                          "norm_param", "video_data_param"), SSD),
         "roi_pooling_param": FASTER_RCNN, "smooth_l1_loss_param": FASTER_RCNN,
+        "psroi_pooling_param": RFCN,
         "bn_param": f"{SEGNET} / {PSPNET}", "dense_image_data_param": SEGNET,
         "interp_param": PSPNET,
         **dict.fromkeys(("reorg_param", "upsample_param", "relu6_param", "region_loss_param",

@@ -29,6 +29,7 @@ DEEPLAB = "DeepLab (deeplab-public)"
 DEPTHWISE = "DepthwiseConvolution (yonghenglh6/DepthwiseConvolution)"
 SHUFFLENET = "ShuffleNet (farmingyard/ShuffleNet)"
 SENET = "SENet (hujie-frank/SENet)"
+RFCN = "R-FCN (daijifeng001/caffe-rfcn)"
 
 FORK_TYPES: dict[str, tuple[str, ...]] = {
     # SSD
@@ -38,6 +39,8 @@ FORK_TYPES: dict[str, tuple[str, ...]] = {
     "PriorBox": (SSD, MOBILENET_YOLO), "SmoothL1Loss": (SSD, FASTER_RCNN), "VideoData": (SSD,),
     # Fast/Faster R-CNN
     "ROIPooling": (FASTER_RCNN,),
+    # R-FCN
+    "PSROIPooling": (RFCN,),
     # PSPNet / DeepLab
     "Interp": (PSPNET, DEEPLAB), "BN": (PSPNET, SEGNET), "BiasChannel": (PSPNET, DEEPLAB),
     "AdaptiveBiasChannel": (PSPNET, DEEPLAB), "DenseCRF": (PSPNET, DEEPLAB),
