@@ -63,6 +63,10 @@ def convert_fc_weights(model: CaffeModel, result: FcToConvResult
         layer_weights.type = "Convolution"
         _make_convolution(layer, targets[layer.name])
         done.add(layer.name)
+    if by_name and not done:
+        raise CaffemodelError(f"the caffemodel has none of the converted layers "
+                              f"({', '.join(by_name)}): it is not this net's caffemodel",
+                              model.path)
     notes = [f"{name}: no weights in the caffemodel; Caffe will fill it from its fillers"
              for name in by_name if name not in done]
     return net, weights, notes
