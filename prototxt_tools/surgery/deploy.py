@@ -31,7 +31,10 @@ from ..schema import caffe_pb2
 DATA_LAYER_TYPES = {"Data", "ImageData", "HDF5Data", "MemoryData", "WindowData", "DummyData",
                     "AnnotatedData", "VideoData", "Python"}
 NON_LOSS_REMOVED = {"Accuracy", "Silence"}
-TRANSFORM_NOTED = ("scale", "crop_size", "mean_file", "mean_value", "force_color", "force_gray")
+PREPROCESSING_NOTED = (  # what a data layer did to its data: noted above the Input layer
+    ("image_data_param", ("new_height", "new_width", "is_color")),
+    ("transform_param", ("scale", "crop_size", "mean_file", "mean_value", "force_color",
+                         "force_gray")))
 
 
 @dataclass
@@ -295,8 +298,9 @@ def _preprocessing_comment(layer: Layer) -> str:
     """What the data layer did to its data, for whoever feeds the Input now."""
     from ..text import format_field
 
-    transform = layer.param.transform_param
-    noted = [format_field(transform, f) for f in TRANSFORM_NOTED if _is_set(transform, f)]
+    noted = [format_field(getattr(layer.param, block), name)
+             for block, names in PREPROCESSING_NOTED for name in names
+             if _is_set(getattr(layer.param, block), name)]
     if not noted:
         return ""
     said = ", ".join(n.replace("\n", ", ") for n in noted)
