@@ -16,7 +16,8 @@ import re
 from dataclasses import dataclass, field
 
 from ..text import Comment, tokenize, walk_fields
-from ..text.tokens import COMMENT_RE, TRIVIA, LineIndex
+from ..text.cst import scan_comments
+from ..text.tokens import LineIndex
 from .registry import RULES
 
 NOQA_RE = re.compile(r"#\s*noqa\b(?::\s*(?P<codes>[A-Za-z0-9]+(?:[\s,]+[A-Za-z0-9]+)*))?", re.I)
@@ -57,17 +58,7 @@ def comments_of(text: str, document=None) -> list[Comment]:
     """Every comment of the file: from the CST when it parsed, else from the tokenizer alone."""
     if document is not None:
         return list(document.comments)
-    index = LineIndex(text)
-    out = []
-    for tok in tokenize(text):
-        if tok.kind == TRIVIA and "#" in tok.text:
-            for m in COMMENT_RE.finditer(tok.text):
-                start = tok.start + m.start()
-                line, col = index.line_col(start)
-                before = text[index.line_start(start):start]
-                out.append(Comment(m.group(), start, tok.start + m.end(), line, col,
-                                   bool(before.strip())))
-    return out
+    return scan_comments(text, tokenize(text), LineIndex(text))
 
 
 def parse_directives(text: str, document=None) -> list[Directive]:

@@ -113,11 +113,17 @@ def _run(layer: Layer, result: NetworkShapes, inputs: Mapping[str, tuple]) -> La
     except ShapeUnknown as unknown:
         outcome.unknown = unknown
     except LayerShapeError as error:
-        error.layer_index, error.layer_name = layer.index, layer.name
-        error.field_path = tuple(layer.origin) + error.field
-        outcome.error = error
-        result.errors.append(error)
+        _record_error(error, layer, outcome, result)
     return outcome
+
+
+def _record_error(error: LayerShapeError, layer: Layer, outcome: LayerResult,
+                  result: NetworkShapes) -> None:
+    """Attach a rule's error to its layer, with the field path in the user's file."""
+    error.layer_index, error.layer_name = layer.index, layer.name
+    error.field_path = tuple(layer.origin) + error.field
+    outcome.error = error
+    result.errors.append(error)
 
 
 def _overridden_input(layer: Layer, outcome: LayerResult, inputs: Mapping[str, tuple],
@@ -133,10 +139,7 @@ def _overridden_input(layer: Layer, outcome: LayerResult, inputs: Mapping[str, t
             if top is not None:
                 check_blob_shape(top, f"input {layer.tops[i].name!r}", ("top", i))
     except LayerShapeError as error:
-        error.layer_index, error.layer_name = layer.index, layer.name
-        error.field_path = tuple(layer.origin) + error.field
-        outcome.error = error
-        result.errors.append(error)
+        _record_error(error, layer, outcome, result)
         return outcome
     if any(t is None for t in tops):
         outcome.unknown = ShapeUnknown("an Input top without a declared or overridden shape",

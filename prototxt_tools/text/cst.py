@@ -217,10 +217,13 @@ class Document(Node):
 
 
 def _collect_comments(doc: Document) -> list[Comment]:
-    text = doc.text
-    index = doc.index
+    return scan_comments(doc.text, doc.tokens(), doc.index)
+
+
+def scan_comments(text: str, tokens, index: LineIndex) -> list[Comment]:
+    """The ``#`` comments among ``tokens`` (trivia only: a ``#`` inside a string is not one)."""
     out = []
-    for tok in doc.tokens():
+    for tok in tokens:
         if tok.kind == TRIVIA and "#" in tok.text:
             for m in COMMENT_RE.finditer(tok.text):
                 start = tok.start + m.start()
