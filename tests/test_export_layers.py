@@ -473,3 +473,24 @@ def test_onnx_reference_evaluator_agrees(case: Case, tmp_path):
     evaluator = ReferenceEvaluator(exported.to_proto())
     for name, value in zip(evaluator.output_names, evaluator.run(None, inputs)):
         assert_matches(name, np.asarray(value, np.float32), ours[name], 1e-5)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if len({s[0] for s in c.inputs.values()}) == 1],
+                         ids=lambda c: c.id)
+def test_dynamic_batch_computes_each_item_as_the_static_export(case: Case, tmp_path):
+    """--dynamic-batch: feeding the batch twice over gives each item's static result twice, or
+    the layer is refused because it works along the batch axis."""
+    from prototxt_tools.errors import UnsupportedError
+    _, _, _, static = export_case(case, tmp_path)
+    try:
+        _, _, _, dynamic = export_case(case, tmp_path, dynamic_batch=True)
+    except UnsupportedError as refused:
+        assert "batch axis" in str(refused)
+        return
+    onnx.checker.check_model(dynamic.to_proto(), full_check=True)
+    inputs = case_inputs(case)
+    once = run_onnxruntime(static.serialize(), inputs)
+    twice = run_onnxruntime(dynamic.serialize(),
+                            {n: np.concatenate([v, v]) for n, v in inputs.items()})
+    for name, value in once.items():
+        np.testing.assert_array_equal(twice[name], np.concatenate([value, value]), err_msg=name)
