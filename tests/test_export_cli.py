@@ -13,7 +13,7 @@ import pytest
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-from prototxt_tools.caffemodel import read_caffemodel, write_caffemodel  # noqa: E402
+from prototxt_tools.caffemodel import write_caffemodel  # noqa: E402
 from prototxt_tools.cli import main  # noqa: E402
 from prototxt_tools.errors import CaffemodelError, PrototxtToolsError, UnsupportedError  # noqa: E402
 from prototxt_tools.export import (EXPORTERS, SUPPORTED, ExportContext, export_onnx, exporter,  # noqa: E402
@@ -231,8 +231,8 @@ def test_external_data_round_trip(tmp_path, monkeypatch):
     monkeypatch.setattr(model_module, "EMBED_LIMIT", 1000)
     auto = tmp_path / "auto.onnx"
     assert exported.save(auto) == [str(auto), str(tmp_path / "auto.onnx.data")]
-    with pytest.raises(ValueError, match="external data"):
-        exported.to_proto()
+    with pytest.raises(UnsupportedError, match="external data"):
+        exported.save(tmp_path / "never.onnx", external_data=False)
     assert not list(tmp_path.glob(".*"))  # no temporary files left behind
 
 
@@ -279,6 +279,12 @@ def test_compare_separates_shape_from_value():
     assert not compare("x", np.zeros((2, 3)), np.zeros((3, 2)), 1e-4).ok
     row = compare("x", np.array([1.0, 2.0]), np.array([1.0, 2.0002]), 1e-4)
     assert row.max_abs == pytest.approx(2e-4) and row.max_rel == pytest.approx(1e-4, rel=1e-3)
+
+
+def test_cli_help_states_the_opsets_the_exporter_uses():
+    from prototxt_tools.export import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET
+    text = run_cli("onnx", "--help").stdout
+    assert f"default {DEFAULT_OPSET}; {MIN_OPSET} to {MAX_OPSET}" in " ".join(text.split())
 
 
 # --- registry and imports -------------------------------------------------------------------

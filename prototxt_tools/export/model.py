@@ -20,6 +20,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, numpy_helper
 
+from ..errors import UnsupportedError
 from ..fileio import atomic_output
 
 # Protobuf refuses messages of 2 GiB and more; keep 64 MiB for the graph itself.
@@ -45,10 +46,11 @@ class ExportedModel:
         return sum(array.nbytes for _, array in self.initializers)
 
     def to_proto(self) -> onnx.ModelProto:
-        """A self-contained ModelProto (raises ValueError when it cannot fit 2 GiB)."""
+        """A self-contained ModelProto (UnsupportedError when it cannot fit 2 GiB)."""
         if self.weight_bytes > EMBED_LIMIT:
-            raise ValueError(f"the initializers hold {self.weight_bytes:,} bytes, more than a "
-                             "protobuf message can; save the model with external data")
+            raise UnsupportedError(f"the weights hold {self.weight_bytes:,} bytes, more than one "
+                                   "ONNX file (a protobuf message, < 2 GiB) can; save the "
+                                   "model with external data")
         proto = onnx.ModelProto()
         proto.CopyFrom(self.model)
         proto.graph.initializer.extend(numpy_helper.from_array(array, name)
