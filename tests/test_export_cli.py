@@ -275,6 +275,16 @@ layer { name: "norm" type: "LRN" bottom: "data" top: "norm" lrn_param { local_si
     assert "OpenCV ignores LRN k" in text and "BEYOND TOLERANCE" in text
 
 
+def test_verify_says_when_opencv_cannot_run_the_net(tmp_path, capsys):
+    pytest.importorskip("cv2")
+    path = write(tmp_path, "argmax.prototxt", """
+layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 2 dim: 5 } } }
+layer { name: "top" type: "ArgMax" bottom: "data" top: "top" argmax_param { axis: 1 } }
+""")
+    assert main(["onnx", path, "-o", str(tmp_path / "argmax.onnx"), "--verify"]) == 0
+    assert "OpenCV could not run this net" in capsys.readouterr().out
+
+
 def test_compare_separates_shape_from_value():
     assert not compare("x", np.zeros((2, 3)), np.zeros((3, 2)), 1e-4).ok
     row = compare("x", np.array([1.0, 2.0]), np.array([1.0, 2.0002]), 1e-4)

@@ -133,10 +133,19 @@ def verify_export(model_path: str, loaded, exported, *, weights: str | None = No
     report.binding = not report.notes
     with tempfile.TemporaryDirectory(prefix="prototxt-tools-verify-") as scratch:
         caffemodel = weights or _temporary_caffemodel(loaded, exported.caffe_weights, scratch)
-        reference = run_opencv(loaded.path, caffemodel, inputs, exported.outputs)
+        try:
+            reference = run_opencv(loaded.path, caffemodel, inputs, exported.outputs)
+        except cv2.error as error:
+            reason = (str(error).strip().splitlines() or ["?"])[-1]
+            report.notes.append(f"OpenCV could not run this net ({reason}); the export ran "
+                                "in onnxruntime, nothing to compare it with")
+            report.binding = False
+            return report
     for name in exported.outputs:
         if name in reference:
             report.rows.append(compare(name, ours[name], reference[name], tolerance))
+        else:
+            report.notes.append(f"output '{name}' not compared: OpenCV does not expose it")
     return report
 
 
