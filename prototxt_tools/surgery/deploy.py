@@ -118,8 +118,8 @@ class _Plan:
         losses = [layer for layer in self.why if loss_weight(layer)]
         top_weight = max((loss_weight(layer) for layer in losses), default=0)
         main = [layer for layer in losses if loss_weight(layer) == top_weight]
-        outputs = {layer.bottoms[0] for layer in main if layer.bottoms}
-        self._prune(outputs)
+        self.outputs = {layer.bottoms[0] for layer in main if layer.bottoms}
+        self._prune(self.outputs)
         self.softmax = self._softmax_layers(main)  # loss layer -> (name, classifier blob name)
 
     def _prune(self, outputs: set) -> None:
@@ -151,11 +151,13 @@ class _Plan:
         return named
 
     def live_tops(self, layer: Layer) -> list:
-        return [t for t in layer.tops if any(c not in self.why for c in t.consumers)]
+        return [t for t in layer.tops
+                if t in self.outputs or any(c not in self.why for c in t.consumers)]
 
     def removed_list(self) -> list:
         out = [(layer.name, why) for layer, why in self.why.items() if layer not in self.softmax]
-        out += [(layer.name, "data layer, replaced by an Input layer")
+        out += [(layer.name, "data layer, replaced by an Input layer" if self.live_tops(layer)
+                 else "data layer whose tops nothing reads")
                 for layer in self.network.layers if is_data_layer(layer)]
         return sorted(out, key=lambda nw: self.network.layer(nw[0]).index)
 
