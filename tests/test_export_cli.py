@@ -275,6 +275,16 @@ layer { name: "norm" type: "LRN" bottom: "data" top: "norm" lrn_param { local_si
     assert "OpenCV ignores LRN k" in text and "BEYOND TOLERANCE" in text
 
 
+def test_verify_knows_opencv_mvn_eps_differs_from_caffe():
+    """layer_mvn (eps 0.1) matches real Caffe's output (test_export_corpus) but not OpenCV."""
+    from prototxt_tools.export.verify import opencv_gaps
+    net = load_net("mvn.prototxt", text="""
+layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 2 dim: 3 } } }
+layer { name: "mvn" type: "MVN" bottom: "data" top: "mvn" mvn_param { eps: 0.1 } }
+""").network
+    assert "MVN eps inside the square root" in opencv_gaps(net)[0]
+
+
 def test_verify_says_when_opencv_cannot_run_the_net(tmp_path, capsys):
     pytest.importorskip("cv2")
     path = write(tmp_path, "argmax.prototxt", """

@@ -100,6 +100,10 @@ def opencv_gaps(network) -> list:
                 layer.param.lrn_param.k != 1:
             gaps.append(f"OpenCV ignores LRN k (layer '{layer.name}' has k = "
                         f"{layer.param.lrn_param.k:g}); differences from there on are expected")
+        mvn = layer.param.mvn_param
+        if layer.type == "MVN" and mvn.normalize_variance and mvn.eps >= 1e-6:
+            gaps.append(f"OpenCV adds MVN eps inside the square root, Caffe after it (layer "
+                        f"'{layer.name}' has eps = {mvn.eps:g}); differences are expected")
     return gaps
 
 
