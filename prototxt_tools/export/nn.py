@@ -46,10 +46,9 @@ def _require_channel_axis_1(ctx, geometry) -> None:
                         "(ONNX convolutions read channels from axis 1)")
 
 
-@exporter("Convolution", "DepthwiseConvolution",
+@exporter("Convolution",
           restrictions="channel axis 1 only (convolution_param.axis); N-D as ONNX Conv (ONNX "
-                       "Runtime runs 1-D to 3-D); DepthwiseConvolution is exported as the "
-                       "Convolution it subclasses")
+                       "Runtime runs 1-D to 3-D)")
 def convolution(ctx, layer):
     """Conv with Caffe's groups, dilation, per-axis pad/stride; end pads from Caffe's sizes."""
     param = layer.param.convolution_param
@@ -61,6 +60,10 @@ def convolution(ctx, layer):
         params = params or _bias_inputs(ctx, layer, ctx.weights(layer))
         ctx.op("Conv", ctx.bottom(layer, i), *params, out=ctx.top(layer, i),
                **_conv_attrs(geometry, bottom, top, param.group))
+
+
+exporter("DepthwiseConvolution", fork="yonghenglh6/DepthwiseConvolution",
+         restrictions="exported as the Convolution it subclasses (group as written)")(convolution)
 
 
 def _depthwise_pair(param, name: str, default: int) -> tuple:
