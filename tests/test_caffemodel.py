@@ -16,6 +16,7 @@ from math import prod
 import numpy as np
 import pytest
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from google.protobuf import text_format
 from google.protobuf.message import DecodeError
 
 from prototxt_tools.caffemodel import (CaffemodelError, LayerWeights, iter_layer_weights,
@@ -512,3 +513,14 @@ def test_rewrite_in_place_from_its_own_mapping(tmp_path):
     write_caffemodel(out, model.net, model.layers)
     np.testing.assert_array_equal(read_caffemodel(out).weights("conv")[0],
                                   np.arange(6).reshape(2, 3))
+
+
+def test_scalar_blob_keeps_its_empty_shape(tmp_path):
+    """A 0-d blob (channel-shared PReLU's slope) is written with no dims, as Caffe's ToProto does."""
+    net = text_format.Parse("layer { name: 'p' type: 'PReLU' }", caffe_pb2.NetParameter())
+    out = tmp_path / "scalar.caffemodel"
+    write_caffemodel(out, net, {"p": [np.array(0.25, np.float32)]})
+    proto = caffe_pb2.NetParameter.FromString(out.read_bytes())
+    assert list(proto.layer[0].blobs[0].shape.dim) == [] and list(proto.layer[0].blobs[0].data) == [0.25]
+    blob = read_caffemodel(out).weights("p")[0]
+    assert blob.shape == () and float(blob) == 0.25

@@ -195,12 +195,15 @@ def _blob(array: np.ndarray, name: str, index: int, legacy: bool) -> _Sized:
         raise TypeError(f"layer '{name}' blob {index}: dtype {array.dtype} is not a real number")
     double = array.dtype == np.float64
     values = np.ascontiguousarray(array, "<f8" if double else "<f4")
+    # ascontiguousarray makes a 0-d array 1-d; the blob keeps the caller's shape (a scalar
+    # blob, e.g. channel-shared PReLU, has no dims in Caffe)
+    shape_dims = array.shape
     out = _Sized()
-    if legacy and values.ndim == 4:
+    if legacy and len(shape_dims) == 4:
         out.add(b"".join(encode_tag(number, VARINT) + encode_varint(dim)
-                         for number, dim in zip(n.BLOB_LEGACY_DIMS, values.shape)))
+                         for number, dim in zip(n.BLOB_LEGACY_DIMS, shape_dims)))
     else:
-        dims = b"".join(encode_varint(d) for d in values.shape)
+        dims = b"".join(encode_varint(d) for d in shape_dims)
         shape = length_prefix(n.SHAPE_DIM, len(dims)) + dims if dims else b""
         out.add(length_prefix(n.BLOB_SHAPE, len(shape)) + shape)
     if values.size:
