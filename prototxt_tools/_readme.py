@@ -21,13 +21,41 @@ def _shape_coverage() -> str:
     return coverage_markdown()
 
 
+def _support_matrix() -> str:
+    """One row per Caffe layer type: does shape inference know it, does ONNX export take it."""
+    from .export import EXPORTERS
+    from .shapes import SHAPE_RULES
+
+    rows = ["| Caffe layer type | defined by | shapes | ONNX export | restrictions |",
+            "|---|---|:---:|:---:|---|"]
+    for name in sorted(set(SHAPE_RULES) | set(EXPORTERS), key=str.lower):
+        shape, export = SHAPE_RULES.get(name), EXPORTERS.get(name)
+        fork = (shape and shape.fork) or (export and export.fork) or "BVLC Caffe"
+        notes = []
+        if shape and shape.restrictions:
+            notes.append(f"shapes: {shape.restrictions}")
+        if export and export.restrictions:
+            notes.append(f"ONNX: {export.restrictions}")
+        cells = [f"`{name}`", fork, "yes" if shape else "no", "yes" if export else "no (refused up front)",
+                 "; ".join(notes)]
+        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
+def _onnx_coverage() -> str:
+    from .export import supported_markdown
+    return supported_markdown()
+
+
 def _lint_rules() -> str:
     from .lint.registry import rules_table_markdown
     return rules_table_markdown()
 
 
 SECTIONS: dict[str, Callable[[], str]] = {
+    "support-matrix": _support_matrix,
     "layer-coverage": _shape_coverage,
+    "onnx-coverage": _onnx_coverage,
     "lint-rules": _lint_rules,
 }
 

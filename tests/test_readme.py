@@ -20,8 +20,9 @@ def test_every_shape_rule_and_lint_rule_is_listed():
     from prototxt_tools.lint.registry import all_rules
     from prototxt_tools.shapes import SHAPE_RULES
     text = (REPO / "README.md").read_text(encoding="utf-8")
-    for layer_type in SHAPE_RULES:
-        assert f"`{layer_type}`" in text, layer_type
+    from prototxt_tools.export import EXPORTERS
+    for layer_type in set(SHAPE_RULES) | set(EXPORTERS):
+        assert f"| `{layer_type}` |" in text, layer_type
     codes = [r.code for r in all_rules()]
     assert codes
     for code in codes:
