@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "upgrade": ("upgrade", "upgrade a V0/V1 .prototxt or .caffemodel to the current format"),
     "shapes": ("shapes", "every layer's blob shapes, parameters and multiply-accumulates"),
     "lint": ("lint", "check .prototxt files against Caffe's rules (also: prototxt-lint)"),
+    "fix": ("fix", "apply the lint fixes to .prototxt files by minimal edits (also: prototxt-fix)"),
     "fc-to-conv": ("fc_to_conv", "turn InnerProduct layers into Convolutions (and their weights)"),
     "deploy": ("deploy", "make the deploy net of a train_val net"),
     "onnx": ("onnx", "export a net (and its weights) to ONNX, exact to Caffe's forward pass"),

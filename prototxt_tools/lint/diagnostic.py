@@ -7,7 +7,7 @@ column from the source map, so every rule gets positions for free.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from ..source import FieldPath, Span
 
@@ -33,7 +33,7 @@ class Finding:
     span: Span | None = None
     line: int | None = None
     col: int | None = None
-    fix: object | None = None  # reserved for prototxt-fix (issue 4)
+    fix: object | None = None  # a prototxt_tools.fix.Fix when the rule can repair it
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,7 @@ class Diagnostic:
         return f"{self.path}:{self.line}:{self.col}"
 
     def to_dict(self) -> dict:
-        data = asdict(self)
-        data["fix"] = None  # fixes are not serialized until prototxt-fix defines them
+        fix = self.fix
+        data = asdict(replace(self, fix=None))
+        data["fix"] = fix.to_dict() if fix is not None else None
         return data

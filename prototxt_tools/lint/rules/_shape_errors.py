@@ -62,10 +62,15 @@ class ShapeErrorRule(Rule):
             layer = layers[error.layer_index]
             if rule_code(layer.type, error.code) == self.code:
                 yield Finding(self.message(ctx, layer, error),
-                              at=self.position(ctx, layer, error), layer=layer.name)
+                              at=self.position(ctx, layer, error), layer=layer.name,
+                              fix=self.fix(ctx, layer, error))
 
     def message(self, ctx, layer, error) -> str:
         return f"{layer.name}: {error.message}"
+
+    def fix(self, ctx, layer, error):
+        """The :class:`~prototxt_tools.fix.Fix` of this finding, if the rule has one."""
+        return None
 
     def position(self, ctx, layer, error) -> tuple:
         """The error's field path; a repeated field named without an index (``pad``) points

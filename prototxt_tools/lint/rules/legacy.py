@@ -9,10 +9,18 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from ...fix.legacy import provide_legacy_fix  # noqa: F401  (registers ctx.legacy_fix)
+from ...fix.params import batchnorm_params_fix
 from ..diagnostic import Finding
 from ..registry import Rule, rule
 
 DATA_STAGE = "UpgradeNetDataTransformation"
+
+
+def upgrade_fix(ctx):
+    """The file's format-upgrade fix (:mod:`prototxt_tools.fix.legacy`), shared by W401-W405
+    and W407: Caffe's upgrade stages cannot be applied one at a time to the text."""
+    return ctx.provide("legacy_fix")
 
 
 @rule
@@ -34,8 +42,14 @@ class LegacyLayerFormat(Rule):
     ```
 
     ## Fix
-    `prototxt-tools upgrade net.prototxt` rewrites the file in the current `layer { type:
-    "Convolution" }` format, as Caffe's `upgrade_net_proto_text` would.
+    `prototxt-fix` (safe) upgrades the file by edits, keeping every comment outside the edited
+    fields: a V1 `layers { type: CONVOLUTION }` becomes `layer { type: "Convolution" }`
+    (`blobs_lr`/`weight_decay` -> `param` blocks, data-transformation fields ->
+    `transform_param`), a V0 block is rewritten from its upgraded layer (its comments kept
+    above it), padding layers fold into the next layer and legacy inputs become Caffe's
+    `Input` layer. The result reads exactly as Caffe's `upgrade_net_proto_text` output. Unsafe
+    only when Caffe's upgrade discards a setting (W407). `prototxt-tools upgrade` rewrites the
+    whole file instead.
     """
 
     code = "W401"
@@ -46,10 +60,12 @@ class LegacyLayerFormat(Rule):
     def check(self, ctx) -> Iterator[Finding]:
         if ctx.format == "V1":
             yield Finding("net uses the V1 layer format (`layers` with enum types), deprecated "
-                          "since 2015; upgrade it to `layer` blocks", at=("layers", 0))
+                          "since 2015; upgrade it to `layer` blocks", at=("layers", 0),
+                          fix=upgrade_fix(ctx))
         elif ctx.format == "V0":
             yield Finding("net uses the V0 layer format (`layers { layer { ... } }`), deprecated "
-                          "since 2014; upgrade it to `layer` blocks", at=("layers", 0))
+                          "since 2014; upgrade it to `layer` blocks", at=("layers", 0),
+                          fix=upgrade_fix(ctx))
 
 
 @rule
@@ -70,7 +86,8 @@ class LegacyPaddingLayer(Rule):
     ```
 
     ## Fix
-    Upgrade the net (`prototxt-tools upgrade`): the pad moves into the next layer.
+    Upgrade the net: the pad moves into the next layer. `prototxt-fix` (safe) does this as part
+    of the format upgrade (W401's fix), deleting the padding block and keeping its comments.
     """
 
     code = "W402"
@@ -83,7 +100,8 @@ class LegacyPaddingLayer(Rule):
             if conn.HasField("layer") and conn.layer.type == "padding":
                 yield Finding(f"padding layer '{conn.layer.name}' is a V0 construct; Caffe folds "
                               "its pad into the layer that reads it",
-                              at=("layers", k, "layer", "type"), layer=conn.layer.name)
+                              at=("layers", k, "layer", "type"), layer=conn.layer.name,
+                              fix=upgrade_fix(ctx))
 
 
 @rule
@@ -106,6 +124,8 @@ class LegacyParamFields(Rule):
 
     ## Fix
     Upgrade the net: each value becomes `param { lr_mult: 1 decay_mult: 1 }` etc.
+    `prototxt-fix` (safe) does this as part of the format upgrade (W401's fix): a V0/V1 layer
+    block has no `param { }` field, so the layer is upgraded with it.
     """
 
     code = "W403"
@@ -122,7 +142,7 @@ class LegacyParamFields(Rule):
                 name = holder.name
                 yield Finding(f"layer '{name}' sets {' and '.join(used)}; the current format "
                               "is `param { lr_mult decay_mult }`", at=prefix + (used[0], 0),
-                              layer=name)
+                              layer=name, fix=upgrade_fix(ctx))
 
 
 @rule
@@ -144,6 +164,8 @@ class LegacyDataTransform(Rule):
 
     ## Fix
     Upgrade the net: the fields move to `transform_param { scale: 0.00390625 }`.
+    `prototxt-fix` (safe) does this as part of the format upgrade (W401's fix), moving the
+    fields and leaving the rest of the data layer as written.
     """
 
     code = "W404"
@@ -155,7 +177,7 @@ class LegacyDataTransform(Rule):
         for change in ctx.loaded.upgrade_changes:
             if change.stage == DATA_STAGE:
                 yield Finding(f"deprecated data transformation field: {change.message}",
-                              at=change.path)
+                              at=change.path, fix=upgrade_fix(ctx))
 
 
 @rule
@@ -178,7 +200,10 @@ class LegacyInputFields(Rule):
 
     ## Fix
     Upgrade the net: `layer { name: "input" type: "Input" top: "data" input_param { shape { dim:
-    1 dim: 3 dim: 224 dim: 224 } } }`.
+    1 dim: 3 dim: 224 dim: 224 } } }`. `prototxt-fix` (safe) writes exactly this layer -- Caffe's
+    `UpgradeNetInput`: named "input", one top per input, before every other layer -- and deletes
+    the input fields; comments stay. In a V0/V1 net it is part of the format upgrade (W401).
+    Unsafe when an input has no shape or unused `input_dim` values exist (Caffe drops them).
     """
 
     code = "W405"
@@ -193,7 +218,8 @@ class LegacyInputFields(Rule):
                 "input_dim" if len(message.input_dim) else "no shape"
             names = ", ".join(f"'{n}'" for n in message.input)
             yield Finding(f"net input(s) {names} use the legacy `input` fields ({kind}); the "
-                          "current format is an Input layer", at=("input", 0))
+                          "current format is an Input layer", at=("input", 0),
+                          fix=upgrade_fix(ctx))
 
 
 @rule
@@ -216,7 +242,10 @@ class LegacyBatchNormParams(Rule):
     ```
 
     ## Fix
-    Delete the three `param` blocks.
+    `prototxt-fix` (safe) writes what Caffe does: `lr_mult: 0` and `decay_mult: 0` in each of
+    the three `param` blocks (values changed in place, missing ones added), so the file says
+    what runs and Caffe's upgrade has nothing left to change. Deleting the three blocks works
+    too (BatchNorm then masks its statistics itself).
     """
 
     code = "W406"
@@ -234,7 +263,7 @@ class LegacyBatchNormParams(Rule):
                 yield Finding(f"BatchNorm '{layer.name}': param {i} has lr_mult "
                               f"{layer.param[i].lr_mult:g}, but Caffe sets lr_mult and decay_mult "
                               "of a BatchNorm with 3 params to 0", at=("layer", k, "param", i),
-                              layer=layer.name)
+                              layer=layer.name, fix=batchnorm_params_fix(ctx, k))
 
 
 @rule
@@ -256,6 +285,8 @@ class UpgradeDropsField(Rule):
 
     ## Fix
     Delete the field, or move the setting to where the current format expects it.
+    `prototxt-fix --unsafe-fixes` applies the format upgrade (W401's fix), which deletes what
+    Caffe's upgrade discards; unsafe, because the file states something the fix removes.
     """
 
     code = "W407"
@@ -266,4 +297,5 @@ class UpgradeDropsField(Rule):
     def check(self, ctx) -> Iterator[Finding]:
         for change in ctx.loaded.upgrade_changes:
             if change.lossy:
-                yield Finding(f"Caffe's upgrade discards this: {change.message}", at=change.path)
+                yield Finding(f"Caffe's upgrade discards this: {change.message}", at=change.path,
+                              fix=upgrade_fix(ctx))

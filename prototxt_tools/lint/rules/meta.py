@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from ...fix.suppressions import unused_suppression_fix
 from ...source import Span
 from ..diagnostic import Finding
 from ..registry import Rule, rule
@@ -39,7 +40,9 @@ class UnusedSuppression(Rule):
     ```
 
     ## Fix
-    Delete the directive, or the codes in it that no longer apply.
+    Delete the directive, or the codes in it that no longer apply. `prototxt-fix` (safe) does
+    that: a directive that suppresses nothing goes (with its line when it is alone on it; other
+    comment text before it stays), otherwise only its unused codes go.
     """
 
     code = "W901"
@@ -49,9 +52,15 @@ class UnusedSuppression(Rule):
     runs_last = True
 
     def check(self, ctx) -> Iterator[Finding]:
-        for directive, code in ctx.suppressions.unused(ctx.selected):
+        unused = ctx.suppressions.unused(ctx.selected)
+        codes_of: dict[int, list] = {}
+        for directive, code in unused:
+            codes_of.setdefault(id(directive), []).append(code)
+        for directive, code in unused:
             what = f"code {code} in `{directive.written}`" if code else f"`{directive.written}`"
-            yield Finding(f"unused suppression: {what} matches no finding", **_where(directive))
+            fix = unused_suppression_fix(ctx, directive, codes_of[id(directive)])
+            yield Finding(f"unused suppression: {what} matches no finding", **_where(directive),
+                          fix=fix)
 
 
 @rule

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Iterator
 
+from ...fix.params import batchnorm_global_stats_fix
 from ..diagnostic import Finding
 from ..layer_types import DATA_TYPES, is_deploy_net, is_loss, is_training_only
 from ..registry import Rule, rule
@@ -108,7 +109,9 @@ class BatchNormBatchStatistics(Rule):
     ```
 
     ## Fix
-    Delete the `use_global_stats` line (or set it to `true`).
+    Delete the `use_global_stats` line (or set it to `true`). `prototxt-fix --unsafe-fixes`
+    deletes it -- unsafe, since the layer's outputs change (to the right ones); Caffe's TEST
+    phase then uses the learned statistics.
     """
 
     code = "W413"
@@ -125,7 +128,7 @@ class BatchNormBatchStatistics(Rule):
                 yield Finding(f"BatchNorm '{layer.name}' has use_global_stats: false, so a deploy "
                               "net normalizes with batch statistics instead of the learned ones",
                               at=tuple(layer.origin) + ("batch_norm_param", "use_global_stats"),
-                              layer=layer.name)
+                              layer=layer.name, fix=batchnorm_global_stats_fix(ctx, layer))
 
 
 @rule

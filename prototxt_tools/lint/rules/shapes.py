@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from ...fix.kernels import covering_kernel_fix, redundant_spellings_fix
 from ..diagnostic import Finding
 from ..registry import Rule, rule
 from . import _windows as windows
@@ -40,7 +41,12 @@ class KernelLargerThanInput(ShapeErrorRule):
 
     ## Fix
     Use the suggested kernel (`kernel_size: 6` above), pad the input, or feed the net the input
-    size the kernel was designed for.
+    size the kernel was designed for. `prototxt-fix` sets a convolution's kernel to its input's
+    spatial size when the layer evidently stands for a fully connected layer (no padding or
+    dilation, an output of at most 1×1): `kernel_size: 6`, or `kernel_h`/`kernel_w` for a
+    non-square input. Safe, except with `--weights` holding the layer's weights with the old
+    kernel shape (they no longer fit: unsafe, and the output says so). Pooling is not fixed
+    (`global_pooling: true` or a kernel: the choice is the author's).
     """
 
     code = "E201"
@@ -60,6 +66,14 @@ class KernelLargerThanInput(ShapeErrorRule):
                    if o <= 0]
         arithmetic = windows.output_arithmetic(bottom, window, failing[0] if failing else 0)
         return f"{layer.name}: {text} — Caffe's output size {arithmetic}"
+
+    def fix(self, ctx, layer, error):
+        bottom = bottom_shapes(ctx, layer)[0]
+        window = windows.window_of(layer, bottom)
+        if window is None or window.kind != "conv" or not windows.covering_kernel(bottom, window):
+            return None
+        return covering_kernel_fix(ctx, layer, layer.bottoms[0].name, bottom,
+                                   window.channel_axis, window.kernel, window.kernel_fields)
 
 
 @rule
@@ -258,12 +272,20 @@ class ConflictingParams(ShapeErrorRule):
 
     ## Fix
     Keep one spelling: `kernel_size` (square) or both `kernel_h` and `kernel_w`; the same for
-    `pad` and `stride`.
+    `pad` and `stride`. `prototxt-fix` (safe) deletes `kernel_h`/`kernel_w` (`pad_h`/`pad_w`,
+    `stride_h`/`stride_w`) of a Convolution or Pooling layer when they repeat the value of the
+    square spelling next to them; when they disagree, the intended window is unknown and
+    nothing is changed.
     """
 
     code = "E210"
     name = "conflicting-params"
     summary = "Layer parameters conflict or are missing (kernel_size with kernel_h, no kernel)"
+
+    def fix(self, ctx, layer, error):
+        if layer.type not in windows.CONV_TYPES + ("Deconvolution", "Pooling"):
+            return None
+        return redundant_spellings_fix(ctx, layer)
 
 
 @rule
