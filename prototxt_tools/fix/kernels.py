@@ -50,14 +50,15 @@ def covering_kernel_fix(ctx, layer, blob: str, bottom: tuple, channel_axis: int,
 
 
 def _set_value(ctx, editor: Editor, path: tuple, value: int) -> bool:
+    """Set the kernel value at ``path`` (``(..., "kernel_size", 0)`` or ``(..., "kernel_h")``)."""
     node = ctx.parsed.node(path)
-    if node is None or not isinstance(path[-1], int):
+    if node is None:
         return False
-    index = path[-1]
+    index = path[-1] if isinstance(path[-1], int) else 0
     if isinstance(node.value, ListValue):
         # a [a, b] list: its items are the field's values only if nothing else sets it
-        siblings = ctx.parsed.node(path[:-1] + (0,))
-        if siblings is not node or index >= len(node.value.items):
+        first = ctx.parsed.node(path[:-1] + (0,)) if isinstance(path[-1], int) else node
+        if first is not node or index >= len(node.value.items):
             return False
     set_scalar(editor, node, index, str(value))
     return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..text import Editor
 from .model import Fix, make_fix
-from .snippets import children, insert_into
+from .snippets import children, delete_fields, insert_into
 
 ZEROED = ("lr_mult", "decay_mult")
 
@@ -40,7 +40,7 @@ def batchnorm_global_stats_fix(ctx, layer) -> Fix | None:
     if node is None:
         return None
     editor = Editor(ctx.document)
-    editor.delete(node)
+    delete_fields(editor, [node])
     return make_fix(ctx.document, f"BatchNorm '{layer.name}': delete `use_global_stats: false` "
                     "(the TEST phase then uses the learned statistics)", editor.edits,
                     unsafe_reason="changes the net's outputs: the layer normalizes with its "

@@ -62,10 +62,12 @@ def insert_into(editor: Editor, block: Block, snippet: str) -> None:
 
 
 def replace_whole(editor: Editor, field: Field, snippet: str, comments: list[str] = ()) -> None:
-    """Replace ``field`` (name to value) by a multi-line ``snippet`` aligned with it, preceded by
-    ``comments`` (lines starting with ``#``; those of the text being replaced)."""
+    """Replace ``field`` (name to value) by ``snippet`` -- on one line if the field is written
+    on one, else aligned with it line by line -- preceded by ``comments`` (lines starting with
+    ``#``; those of the text being replaced)."""
     nl = editor.newline
-    if not starts_line(editor, field):
+    one_line_field = editor.index.line_col(field.start)[0] == editor.index.line_col(field.end)[0]
+    if not starts_line(editor, field) or (one_line_field and not comments):
         # a comment cannot share a line with code after it: each goes on its own line
         tail = "".join(nl + c for c in comments) + nl if comments else ""
         editor.replace_field(field, one_line(snippet) + tail)
@@ -87,13 +89,11 @@ def set_scalar(editor: Editor, field: Field, index: int, text: str) -> None:
 
 
 def delete_fields(editor: Editor, fields: list[Field]) -> None:
-    """Delete several fields at once.  Each is removed as :meth:`Editor.delete` would; ranges
-    that touch are merged, and a merged range that empties its lines takes the lines."""
-    ranges = []
-    for f in sorted(fields, key=lambda f: f.start):
-        edit = editor.delete(f)
-        editor.edits.remove(edit)
-        ranges.append([edit.start, edit.end])
+    """Delete several fields at once, keeping every comment: a field alone on its line takes
+    the line, unless a comment follows it there (the comment stays, in the field's place);
+    inline, one neighbouring run of blanks goes with it.  Ranges that touch are merged, and a
+    merged range that leaves only blanks on its lines takes the lines."""
+    ranges = sorted(_deletion(editor, f) for f in fields)
     merged: list[list[int]] = []
     for start, end in ranges:
         if merged and start <= merged[-1][1]:
@@ -105,18 +105,41 @@ def delete_fields(editor: Editor, fields: list[Field]) -> None:
         editor.replace(start, end, "")
 
 
+def _deletion(editor: Editor, field: Field) -> tuple[int, int]:
+    text, index = editor.text, editor.index
+    start, end = field.start, field.extent_end
+    line_start, line_end = index.line_start(start), index.line_end(end)
+    rest = text[end:line_end].strip()
+    alone = not text[line_start:start].strip()
+    if rest and not rest.startswith("#"):  # code follows: take the blanks after the field
+        while end < line_end and text[end] in " \t":
+            end += 1
+        return start, end
+    if alone and rest:  # `field  # comment`: the comment keeps the field's place
+        return start, text.index("#", end)
+    if alone:
+        return line_start, min(line_end + 1, len(text))
+    while start > line_start and text[start - 1] in " \t":
+        start -= 1
+    return start, end
+
+
 def _whole_lines(editor: Editor, start: int, end: int) -> tuple[int, int]:
-    """Widen [start, end) to whole lines when only blanks would remain on them."""
+    """Widen [start, end) to whole lines when only blanks would remain on them, or over the
+    blanks before it when it ends its line's code."""
     text, index = editor.text, editor.index
     line_start = index.line_start(start)
-    if text[line_start:start].strip():
-        return start, end
-    if end > start and text[end - 1] == "\n":
+    alone = not text[line_start:start].strip()
+    if alone and end > start and text[end - 1] == "\n":
         return line_start, end
     line_end = index.line_end(end)
-    if text[end:line_end].strip():
-        return start, end
-    return line_start, min(line_end + 1, len(text))
+    rest = text[end:line_end].strip()
+    if alone and not rest:
+        return line_start, min(line_end + 1, len(text))
+    if not alone and (not rest or rest.startswith("#")):
+        while start > line_start and text[start - 1] in " \t":
+            start -= 1
+    return start, end
 
 
 def comments_inside(editor: Editor, node) -> list[str]:

@@ -35,7 +35,7 @@ def unused_suppression_fix(ctx, directive, unused: list) -> Fix | None:
         what = f"remove {', '.join(sorted(gone))} from `{directive.written}`"
     else:
         edit = _drop_directive(ctx.text, document.index, comment.start, raw, match)
-        what = f"delete `{directive.written}`"
+        what = f"delete `{raw[match.start():].strip()}`"
     return make_fix(document, what, [edit]) if edit is not None else None
 
 
