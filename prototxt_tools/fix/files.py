@@ -63,13 +63,16 @@ def fix_path(path: str, selected: frozenset, options: LintOptions | None = None,
 
 
 def _write(target: str, data: bytes, in_place: bool) -> None:
-    """Atomic replace.  A file we may not write is refused even when its directory would let
-    a rename replace it: read-only means do not touch."""
+    """Atomic replace.  A read-only file is refused even where a rename could replace it (its
+    directory is writable, or we are root): read-only means do not touch."""
     real = os.path.realpath(target)
-    if in_place or os.path.exists(real):
-        if not os.access(real, os.W_OK):
-            raise PermissionError(13, "the file is read-only")
+    if (in_place or os.path.exists(real)) and _read_only(real):
+        raise PermissionError(13, "the file is read-only")
     atomic_write_bytes(target, data)
+
+
+def _read_only(path: str) -> bool:
+    return not os.access(path, os.W_OK) or not os.stat(path).st_mode & 0o222
 
 
 def unified_diff(path: str, old: str, new: str) -> str:
