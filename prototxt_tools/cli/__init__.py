@@ -3,6 +3,10 @@
 Exit codes follow ruff/eslint: 0 ok, 1 findings (lint problems, a diff to apply), 2 could not run
 (bad input, usage error).  User errors print one line ``path:line:col: error: message`` on stderr
 and never a traceback unless ``--debug`` is given.
+
+Plugins (see :mod:`prototxt_tools.plugins`) are loaded before a command runs: the installed
+``prototxt_tools.plugins`` entry points, then each ``--plugin MODULE`` (before or after the
+command name).
 """
 
 from __future__ import annotations
@@ -26,7 +30,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fc-to-conv": ("fc_to_conv", "turn InnerProduct layers into Convolutions (and their weights)"),
     "deploy": ("deploy", "make the deploy net of a train_val net"),
     "onnx": ("onnx", "export a net (and its weights) to ONNX, exact to Caffe's forward pass"),
+    "draw": ("draw", "draw the layer graph with blob shapes: DOT, or SVG/PNG with Graphviz"),
+    "completion": ("completion", "print a shell completion script (bash)"),
 }
+# commands that need the plugins' ONNX exporters handed to the exporter before they run
+EXPORTING_COMMANDS = frozenset({"onnx"})
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -37,22 +45,35 @@ def build_parser() -> argparse.ArgumentParser:
         description="Read, check, fix and convert Caffe models exactly as Caffe does.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    add_plugin_option(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                        help="show tracebacks for errors")
+        # a separate dest: argparse replaces, not extends, the top level's list
+        add_plugin_option(p, dest="command_plugins")
         _command_module(module).add_arguments(p)
     return parser
+
+
+def add_plugin_option(parser: argparse.ArgumentParser, dest: str = "plugins") -> None:
+    """``--plugin MODULE`` (repeatable): a module name or a .py file registering layer types."""
+    parser.add_argument("--plugin", dest=dest, action="append", default=[], metavar="MODULE",
+                        help="load a plugin (a module name or a .py file) that registers shape "
+                             "rules / ONNX exporters for your own layer types (repeatable)")
 
 
 def _command_module(module: str):
     return importlib.import_module(f"{__name__}.{module}")
 
 
-def run(func: Callable[[], int], debug: bool) -> int:
-    """Run a command body, turning user errors into one line on stderr and exit code 2."""
+def run(func: Callable[[], int], debug: bool, plugins: Sequence[str] = ()) -> int:
+    """Load the plugins, then run a command body, turning user errors into one line on stderr
+    and exit code 2."""
     try:
+        from ..plugins import load_plugins
+        load_plugins(plugins)
         return func()
     except PrototxtToolsError as exc:
         if debug:
@@ -77,4 +98,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_ERROR
     module = _command_module(COMMANDS[args.command][0])
-    return run(lambda: module.execute(args), args.debug)
+    plugins = list(args.plugins) + list(getattr(args, "command_plugins", []))
+
+    def command() -> int:
+        if args.command in EXPORTING_COMMANDS:
+            from ..plugins import register_pending_exporters
+            register_pending_exporters()
+        return module.execute(args)
+    return run(command, args.debug, plugins)

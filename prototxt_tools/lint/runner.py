@@ -97,5 +97,9 @@ def lint_files(jobs: Sequence[tuple], processes: int = 1) -> list[FileResult]:
     if processes <= 1 or len(jobs) <= 1:
         return [_lint_job(job) for job in jobs]
     import multiprocessing
-    with multiprocessing.Pool(min(processes, len(jobs))) as pool:
+
+    from ..plugins import load_plugins, loaded_plugins
+    # workers started by spawn/forkserver do not inherit this process's plugins: load them again
+    with multiprocessing.Pool(min(processes, len(jobs)), initializer=load_plugins,
+                              initargs=(loaded_plugins(),)) as pool:
         return pool.map(_lint_job, jobs, chunksize=1)

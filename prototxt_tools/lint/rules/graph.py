@@ -180,7 +180,10 @@ class UnknownLayerType(Rule):
     ```
 
     ## Fix
-    Use the registered spelling, or build the Caffe that provides the layer.
+    Use the registered spelling, or build the Caffe that provides the layer. For a layer of
+    your own Caffe build, load a plugin that registers the type (its shape rule, its ONNX
+    export): `prototxt-lint --plugin MODULE`, or an installed package's entry point in the
+    `prototxt_tools.plugins` group; the layer is then a fork layer (W101).
     """
 
     code = "E106"
@@ -193,7 +196,9 @@ class UnknownLayerType(Rule):
             if layer.type in BVLC_TYPES or layer.type in FORK_TYPES:
                 continue
             hint = known.get(layer.type.lower())
-            extra = f"; did you mean '{hint}'?" if hint else ""
+            extra = (f"; did you mean '{hint}'?" if hint else
+                     "; if your Caffe build defines it, register it with a plugin "
+                     "(--plugin MODULE; see prototxt-lint --explain E106)")
             yield Finding(f"{describe(layer)}: Caffe has no layer type '{layer.type}'{extra}",
                           at=type_path(layer), layer=layer.name)
 
