@@ -52,13 +52,15 @@ def legacy_fix(loaded) -> Fix | None:
         # not worth re-parsing a large current-format net on every lint run
         editor = Editor(document)
         _build(editor, loaded, whole_blocks=False)
-        return make_fix(document, _description(loaded), editor.edits, _unsafe_reason(loaded))
+        return make_fix(document, _description(loaded), editor.edits,
+                        _unsafe_reason(loaded, False))
     for whole_blocks in (False, True):
         editor = Editor(document)
         _build(editor, loaded, whole_blocks)
         if _reads_as(editor, loaded.path, loaded.net):
+            rewritten = whole_blocks or loaded.format == "V0"
             return make_fix(document, _description(loaded), editor.edits,
-                            _unsafe_reason(loaded))
+                            _unsafe_reason(loaded, rewritten))
     return None
 
 
@@ -123,10 +125,15 @@ def _description(loaded) -> str:
     return "; ".join(what) + ", as Caffe's upgrade does"
 
 
-def _unsafe_reason(loaded) -> str | None:
-    lossy = [c for c in loaded.upgrade_changes if c.lossy]
+def _unsafe_reason(loaded, rewritten: bool) -> str | None:
+    """Why the fix is unsafe: Caffe's upgrade discards settings (W407), or layer blocks
+    rewritten whole held fields the schema does not know (E002), which the rewrite drops."""
+    lossy = [str(c) for c in loaded.upgrade_changes if c.lossy]
+    if rewritten:
+        lossy += [f"unknown field '{path[-1]}' in a rewritten layer block"
+                  for path, _ in loaded.parsed.source_map.unknown_fields()
+                  if path[:1] == ("layers",)]
     if not lossy:
         return None
     more = f" (and {len(lossy) - 1} more)" if len(lossy) > 1 else ""
-    return (f"Caffe's upgrade discards settings the file states, and so does the fix: "
-            f"{lossy[0]}{more}")
+    return f"the fix deletes settings Caffe ignores: {lossy[0]}{more}"
