@@ -11,6 +11,7 @@ from __future__ import annotations
 import mmap
 import os
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Iterator, Literal, Union
 
 import numpy as np
@@ -214,9 +215,60 @@ def _parse_net(header: list[tuple[int, bytes]], scans: list[_LayerScan]) -> caff
     """Parse header fields and stripped layers in one protobuf call (file order kept)."""
     pieces = sorted([*header, *((s.offset, s.stripped) for s in scans)], key=lambda p: p[0])
     try:
-        return caffe_pb2.NetParameter.FromString(b"".join(piece for _, piece in pieces))
+        net = caffe_pb2.NetParameter.FromString(b"".join(piece for _, piece in pieces))
     except DecodeError as error:
         raise _locate_decode_error(pieces, error) from None
+    if _non_utf8_string(net) is not None:
+        raise _locate_non_utf8(pieces)
+    return net
+
+
+def _non_utf8_string(message) -> str | None:
+    """Dotted name of the first string field holding bytes that are not UTF-8, else None.
+
+    Protobuf's Python runtime parses such a proto2 string but hands it out as ``bytes`` (C++
+    Caffe keeps it as is), and every later use of the name as text would fail somewhere
+    unrelated; the stripped net is small, so walking it costs little."""
+    for descriptor, value in message.ListFields():
+        values = value if _is_repeated(descriptor) else [value]
+        if descriptor.type == descriptor.TYPE_MESSAGE:
+            if not _holds_strings(descriptor.message_type):
+                continue  # blobs and shapes: numbers only
+            for item in values:
+                inner = _non_utf8_string(item)
+                if inner is not None:
+                    return f"{descriptor.name}.{inner}"
+        elif descriptor.type == descriptor.TYPE_STRING and any(isinstance(v, bytes) for v in values):
+            return descriptor.name
+    return None
+
+
+@lru_cache(maxsize=None)
+def _holds_strings(message_type, _seen: frozenset = frozenset()) -> bool:
+    """Does this message type have a string field, directly or in a nested message?"""
+    for field_descriptor in message_type.fields:
+        if field_descriptor.type == field_descriptor.TYPE_STRING:
+            return True
+        nested = field_descriptor.message_type
+        if nested is not None and nested.full_name not in _seen and \
+                _holds_strings(nested, _seen | {message_type.full_name}):
+            return True
+    return False
+
+
+def _is_repeated(descriptor) -> bool:
+    is_repeated = getattr(descriptor, "is_repeated", None)
+    return is_repeated if is_repeated is not None else descriptor.label == descriptor.LABEL_REPEATED
+
+
+def _locate_non_utf8(pieces: list[tuple[int, bytes]]) -> CaffemodelError:
+    """The top-level field holding a non-UTF-8 string, parsed alone to find its offset."""
+    for offset, piece in pieces:
+        where = _non_utf8_string(caffe_pb2.NetParameter.FromString(piece))
+        if where is not None:
+            return corrupt(offset, f"string field {where} is not valid UTF-8 (names, types and "
+                                   "blob names must be text)")
+    return corrupt(0, "a string field is not valid UTF-8")
 
 
 def _locate_decode_error(pieces: list[tuple[int, bytes]], error: DecodeError) -> CaffemodelError:
