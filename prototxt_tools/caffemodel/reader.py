@@ -107,12 +107,15 @@ def _open(source: Source, writable: bool) -> tuple[memoryview, str | None]:
     if isinstance(source, (bytes, bytearray, memoryview)):
         return memoryview(source).cast("B"), None
     path = os.fspath(source)
-    with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        if size == 0:  # mmap cannot map an empty file; an empty message is a valid empty net
-            return memoryview(b""), path
-        access = mmap.ACCESS_COPY if writable else mmap.ACCESS_READ
-        mapped = mmap.mmap(f.fileno(), 0, access=access)
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size == 0:  # mmap cannot map an empty file; an empty message is a valid empty net
+                return memoryview(b""), path
+            access = mmap.ACCESS_COPY if writable else mmap.ACCESS_READ
+            mapped = mmap.mmap(f.fileno(), 0, access=access)
+    except OSError as error:  # missing, a directory, a FIFO mmap refuses: one typed error
+        raise CaffemodelError(f"cannot read file: {error.strerror or error}", path) from None
     return memoryview(mapped), path
 
 
