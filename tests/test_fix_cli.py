@@ -175,8 +175,8 @@ def test_read_only_file_is_refused(tmp_path, capsys):
     net = copy(ALEXNET, tmp_path)
     net.chmod(0o444)
     before = net.read_bytes()
-    code, _, err = run([net], capsys)
-    assert code == 2 and net.read_bytes() == before
+    code, out, err = run([net], capsys)
+    assert code == 2 and net.read_bytes() == before and "[fixed]" not in out
     assert "read-only" in err and "unchanged" in err
     assert stat.S_IMODE(net.stat().st_mode) == 0o444
     assert sorted(os.listdir(tmp_path)) == ["alexnet.prototxt"]

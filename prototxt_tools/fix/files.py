@@ -25,8 +25,9 @@ _LINE = re.compile(r"[^\n]*\n|[^\n]+\Z")
 
 @dataclass
 class FileFix:
-    """The outcome for one path: the fix loop's ``outcome``, or the ``error`` that stopped it;
-    ``written`` is where the fixed text went (None: nowhere)."""
+    """The outcome for one path: the fix loop's ``outcome``, or the ``error`` that stopped it
+    (reading, fixing or writing: then nothing was written); ``written`` is where the fixed text
+    went (None: nowhere)."""
 
     path: str
     outcome: FixOutcome | None = None
@@ -56,8 +57,8 @@ def fix_path(path: str, selected: frozenset, options: LintOptions | None = None,
         _write(target, outcome.text.encode(encoding), in_place=output is None)
     except (OSError, UnicodeEncodeError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
-        return FileFix(path, outcome, error=f"{target}: error: cannot write the fixed file: "
-                                            f"{reason}; {path} is unchanged")
+        return FileFix(path, error=f"{target}: error: cannot write the fixed file: {reason}; "
+                                   f"{path} is unchanged")
     result.written = target
     return result
 

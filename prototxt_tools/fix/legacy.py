@@ -14,7 +14,11 @@ the message :func:`~prototxt_tools.upgrade.upgrade_net` makes of the original.  
 edits miss that, the layer blocks are rewritten whole from the upgraded layers and checked
 again; if that misses too, no fix is offered.  (The current-format input fix deletes the input
 fields and adds one layer formatted from Caffe's: exact by construction, and tested on every
-corpus net, so lint does not pay for a second parse of every net with legacy inputs.)  The fix is unsafe only when Caffe's upgrade itself discards something (W407).
+corpus net, so lint does not pay for a second parse of every net with legacy inputs.)
+
+The fix is unsafe when it deletes something written in the file, even though Caffe ignores it:
+settings Caffe's upgrade discards (W407), or unknown fields (E002) inside a layer block that is
+rewritten whole.
 """
 
 from __future__ import annotations

@@ -18,7 +18,6 @@ from google.protobuf.message import Message
 
 from ..schema import caffe_pb2
 from ..text import Block, Editor, Field, ListValue
-from ..text.format import quote
 from .snippets import (block_text, children, comments_inside, delete_fields, field_text,
                        insert_before, insert_into, replace_whole, scalar_text, starts_line)
 
@@ -55,7 +54,7 @@ class LayerEdits:
         block = node.value
         if target.HasField("type"):
             for f in children(block, "type"):
-                editor.replace_value(f, quote(target.type.encode("utf-8"), keep_utf8=True))
+                editor.replace_value(f, scalar_text(target, "type"))
         sources = [f for f in block.fields if f.name.text in V1_PARAM_SOURCES]
         if sources and len(target.param):
             insert_before(editor, sources[0], field_text(editor, target, "param"))

@@ -42,14 +42,14 @@ class LegacyLayerFormat(Rule):
     ```
 
     ## Fix
-    `prototxt-fix` (safe) upgrades the file by edits, keeping every comment outside the edited
-    fields: a V1 `layers { type: CONVOLUTION }` becomes `layer { type: "Convolution" }`
-    (`blobs_lr`/`weight_decay` -> `param` blocks, data-transformation fields ->
-    `transform_param`), a V0 block is rewritten from its upgraded layer (its comments kept
-    above it), padding layers fold into the next layer and legacy inputs become Caffe's
-    `Input` layer. The result reads exactly as Caffe's `upgrade_net_proto_text` output. Unsafe
-    only when Caffe's upgrade discards a setting (W407). `prototxt-tools upgrade` rewrites the
-    whole file instead.
+    `prototxt-fix` (safe) upgrades the file by edits, keeping every comment: a V1
+    `layers { type: CONVOLUTION }` becomes `layer { type: "Convolution" }` (`blobs_lr`/
+    `weight_decay` -> `param` blocks, data-transformation fields -> `transform_param`), a V0
+    block is rewritten from its upgraded layer (its comments kept above it), padding layers
+    fold into the next layer and legacy inputs become Caffe's `Input` layer. The result reads
+    exactly as Caffe's `upgrade_net_proto_text` output. Unsafe only when it deletes something
+    Caffe ignores: a setting Caffe's upgrade discards (W407), or an unknown field (E002) in a
+    block rewritten whole. `prototxt-tools upgrade` rewrites the whole file instead.
     """
 
     code = "W401"
