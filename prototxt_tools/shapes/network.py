@@ -66,8 +66,12 @@ def parse_input_override(text: str) -> tuple[str, tuple]:
     name, sep, dims = text.partition("=")
     if not sep or not name.strip():
         raise ValueError(f"input override {text!r} is not NAME=D1,D2,...")
+    parts = dims.replace("x", ",").split(",")
+    if dims.strip() and any(not d.strip() for d in parts):
+        # "1,3,,8" or "1,3,x,8": a dimension left out must not silently drop an axis
+        raise ValueError(f"input override {text!r}: a dimension is missing between separators")
     try:
-        shape = tuple(int(d) for d in dims.replace("x", ",").split(",") if d.strip())
+        shape = tuple(int(d) for d in parts if d.strip())
     except ValueError:
         raise ValueError(f"input override {text!r}: dimensions must be integers") from None
     if not shape or any(d < 0 for d in shape):
