@@ -14,7 +14,7 @@ import shutil
 
 import pytest
 
-from prototxt_tools.fix.files import fix_path
+from prototxt_tools.fix import fix_path, fix_text
 from prototxt_tools.lint import LintOptions, all_rules
 from prototxt_tools.load import load_net
 from prototxt_tools.text import decode_prototxt, parse_prototxt, read_prototxt
@@ -100,3 +100,17 @@ def test_legacy_samples_read_as_their_upgrade(sample, tmp_path):
     assert result.error is None and result.written == str(dst)
     assert read_prototxt(dst).message == upgrade_net(read_prototxt(SAMPLES / sample).message).net
     assert sorted(comments(dst.read_text())) == sorted(comments((SAMPLES / sample).read_text()))
+
+
+LEGACY_ROWS = [r for r in ROWS if r["format"] in ("V0", "V1")]
+
+
+@pytest.mark.parametrize("row", LEGACY_ROWS, ids=[r["local_path"] for r in LEGACY_ROWS])
+def test_legacy_net_written_on_one_line(row):
+    """The same nets with comments dropped and all whitespace one space: every block inline."""
+    text = re.sub(r"\s+", " ", re.sub(r"#[^\n]*", "", (CORPUS / row["local_path"]).read_text(
+        encoding="utf-8", errors="replace")))
+    outcome = fix_text("net.prototxt", text, ALL, unsafe_fixes=True)
+    assert "\n" not in outcome.text.strip()
+    assert parse_prototxt(outcome.text).message == upgrade_net(parse_prototxt(text).message).net
+    assert not fix_text("net.prototxt", outcome.text, ALL, unsafe_fixes=True).changed
