@@ -126,6 +126,15 @@ class Network:
             latest[b.name] = b
         return [b for b in latest.values() if not b.consumers]
 
+    def __repr__(self) -> str:
+        def names(blobs) -> str:
+            shown = ", ".join(b.name for b in blobs[:4])
+            return shown + (f", ... ({len(blobs)})" if len(blobs) > 4 else "") or "none"
+        errors = len(self.errors())
+        problems = f", {errors} graph error{'s' * (errors != 1)}" if errors else ""
+        return (f"<Network {self.name!r}: {len(self.layers)} layers, inputs {names(self.inputs)}, "
+                f"outputs {names(self.outputs)}{problems}>")
+
     def layer(self, name: str) -> Layer:
         for layer in self.layers:
             if layer.name == name:

@@ -36,6 +36,11 @@ class LoadedNet:
     def warnings(self) -> list:
         return self.parsed.warnings
 
+    def __repr__(self) -> str:
+        fmt = self.format if self.format == "V2" else f"{self.format}, upgraded"
+        layers = len(self.network.layers) if self.network is not None else len(self.net.layer)
+        return f"<LoadedNet {self.path!r} ({fmt}): {layers} layers>"
+
 
 def load_net(path: str, state: NetState | None = None, text: str | bytes | None = None) -> LoadedNet:
     """Read (or parse ``text``), upgrade and build a net.

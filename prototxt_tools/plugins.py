@@ -43,6 +43,7 @@ import importlib
 import importlib.util
 import os
 import sys
+import sysconfig
 import traceback
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -212,13 +213,23 @@ def _import_file(spec: str) -> None:
         raise
 
 
+def _plugin_frame(filename: str) -> bool:
+    """Is this traceback frame the plugin's code (not ours, importlib's or the stdlib's)?"""
+    if filename.startswith("<"):
+        return False
+    parents = Path(filename).resolve().parents
+    paths = sysconfig.get_paths()
+    installed = {Path(paths[k]).resolve() for k in ("purelib", "platlib")}
+    if Path(__file__).resolve().parent in parents:
+        return False
+    return not (Path(paths["stdlib"]).resolve() in parents and not installed & set(parents))
+
+
 def _plugin_error(where: str, exc: BaseException) -> PluginError:
     """Point at the plugin's own line that failed, not at our registry or importlib."""
     if isinstance(exc, SyntaxError) and exc.filename:
         return PluginError(f"plugin {where}: {exc.msg}", exc.filename, exc.lineno, exc.offset)
-    own = Path(__file__).resolve().parent
-    frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if not f.filename.startswith("<") and own not in Path(f.filename).resolve().parents]
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if _plugin_frame(f.filename)]
     detail = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, ModuleNotFoundError) and not frames:
         detail += " (is it installed, or on PYTHONPATH?)"

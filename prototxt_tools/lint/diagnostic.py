@@ -52,6 +52,9 @@ class Diagnostic:
     name: str = ""  # the rule's kebab-case name
     fix: object | None = None
 
+    def __repr__(self) -> str:
+        return f"<Diagnostic {self.code} {self.location()} {self.message!r}>"
+
     def sort_key(self) -> tuple:
         return (self.path, self.line, self.col, self.code, self.message)
 

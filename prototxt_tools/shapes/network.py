@@ -32,6 +32,11 @@ class NetworkShapes:
     layers: dict = field(default_factory=dict)
     errors: list = field(default_factory=list)
 
+    def __repr__(self) -> str:
+        errors = f", {len(self.errors)} error{'s' * (len(self.errors) != 1)}" if self.errors else ""
+        return (f"<NetworkShapes {self.network.name!r}: {len(self.network.layers)} layers, "
+                f"{self.total_params:,} params, {self.total_macs:,} MACs{errors}>")
+
     def shape(self, blob: BlobVersion) -> tuple | None:
         return self.blobs.get(blob)
 
