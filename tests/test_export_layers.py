@@ -43,6 +43,7 @@ class Case:
     transform: Callable | None = None  # applied to the seeded inputs (e.g. positive for Log)
     via_caffemodel: bool = True  # False: export from the seed (scalar blobs, see below)
     adjust: Callable | None = None  # changes the seeded weights before they are written
+    given: dict = field(default_factory=dict)  # fixed input arrays (e.g. ROIs), by name
 
 
 def layer(type_: str, params: str = "", bottoms=("data",), tops=("out",), name="l") -> str:
@@ -421,6 +422,7 @@ def case_inputs(case: Case) -> dict:
     inputs = {n: rng.standard_normal(s).astype(np.float32) for n, s in case.inputs.items()}
     if case.transform is not None:
         inputs = {n: case.transform(v).astype(np.float32) for n, v in inputs.items()}
+    inputs.update({n: np.asarray(v, np.float32) for n, v in case.given.items()})
     return inputs
 
 

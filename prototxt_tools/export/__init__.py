@@ -6,18 +6,21 @@
     onnx_bytes = exported.serialize()         # for onnxruntime.InferenceSession
 
 One exporter per Caffe layer type (:mod:`.registry`); the families live in :mod:`.nn`,
-:mod:`.pooling`, :mod:`.activations`, :mod:`.normalization`, :mod:`.tensor`, :mod:`.resize`.
+:mod:`.pooling`, :mod:`.activations`, :mod:`.normalization`, :mod:`.tensor`, :mod:`.resize`,
+:mod:`.detection`, :mod:`.roi`, :mod:`.recurrent`, :mod:`.constants`; the types refused, with
+their reasons, in :mod:`.refused` (:data:`REFUSED`).
 This package imports onnx; nothing before it in the pipeline (lint, shapes, ir, load) imports it.
 """
 
-from . import activations, nn, normalization, pooling, resize, tensor  # noqa: F401  (registers)
+from . import (activations, constants, detection, nn, normalization, pooling,  # noqa: F401
+               recurrent, refused, resize, roi, tensor)  # (modules register their layer types)
 from .build import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, check_supported, export_onnx
 from .context import ExportContext, LayerUnsupported
 from .model import ExportedModel
-from .registry import EXPORTERS, Exporter, exporter, supported, supported_markdown
+from .registry import EXPORTERS, REFUSED, Exporter, exporter, supported, supported_markdown
 
 SUPPORTED: dict = supported()  # Caffe layer type -> restrictions note
 
-__all__ = ["DEFAULT_OPSET", "EXPORTERS", "ExportContext", "ExportedModel", "Exporter",
+__all__ = ["DEFAULT_OPSET", "EXPORTERS", "REFUSED", "ExportContext", "ExportedModel", "Exporter",
            "LayerUnsupported", "MAX_OPSET", "MIN_OPSET", "SUPPORTED", "check_supported",
            "export_onnx", "exporter", "supported", "supported_markdown"]

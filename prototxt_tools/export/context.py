@@ -14,10 +14,11 @@ saved, so a large model is never copied into one protobuf message.
 
 from __future__ import annotations
 
-from typing import NoReturn, Sequence
+from contextlib import contextmanager
+from typing import Callable, Iterator, NoReturn, Sequence
 
 import numpy as np
-from onnx import NodeProto, helper
+from onnx import NodeProto, TensorProto, helper
 
 from ..ir import BlobVersion, Layer, Network
 
@@ -147,13 +148,60 @@ class ExportContext:
                                            **attrs))
         return list(outputs)
 
+    @contextmanager
+    def subgraph(self) -> Iterator[list]:
+        """Nodes added inside the block go to a list of their own (a Loop body); the body reads
+        tensors and initializers of the main graph by name."""
+        outer, self.nodes = self.nodes, []
+        try:
+            yield self.nodes
+        finally:
+            self.nodes = outer
+
+    def loop(self, count: str, carried: Sequence[tuple], scanned: Sequence[tuple],
+             build: Callable, outputs: Sequence[str]) -> list:
+        """A Loop of ``count`` (int64 scalar tensor) iterations.
+
+        ``carried`` are (initial tensor, shape) of loop-carried float values, ``scanned`` the
+        shapes of the per-iteration float results, stacked on a new first axis.  ``build(i,
+        state)`` adds the body's nodes (``i`` the int64 iteration number, ``state`` the carried
+        values) and returns (next state, per-iteration results).  ``outputs`` names the Loop's
+        outputs: final carried values, then the stacked results.
+
+        Per-iteration results leave the body flattened to 1-D and are reshaped after the Loop:
+        onnx.reference (1.23) concatenates higher-rank scan outputs instead of stacking them.
+        The condition is passed explicitly (it treats an omitted one as false).
+        """
+        i, cond = self.temp("i"), self.temp("cond")
+        state = [self.temp("state") for _ in carried]
+        with self.subgraph() as nodes:
+            next_state, results = build(i, state)
+            flat = [self.op("Reshape", r, self.ints([-1], "flat")) for r in results]
+            cond_out = self.op("Identity", cond)
+        info = helper.make_tensor_value_info
+        body = helper.make_graph(
+            nodes, self.temp("body"),
+            [info(i, TensorProto.INT64, []), info(cond, TensorProto.BOOL, [])]
+            + [info(n, TensorProto.FLOAT, list(s)) for n, (_, s) in zip(state, carried)],
+            [info(cond_out, TensorProto.BOOL, [])]
+            + [info(n, TensorProto.FLOAT, list(s)) for n, (_, s) in zip(next_state, carried)]
+            + [info(n, TensorProto.FLOAT, [int(np.prod(s))]) for n, s in zip(flat, scanned)])
+        stacked = [self.temp("stacked") for _ in scanned]
+        true = self.const(np.array(True), "true", np.bool_)
+        self.ops("Loop", [count, true] + [initial for initial, _ in carried],
+                 list(outputs[:len(carried)]) + stacked, body=body)
+        for name, shape, out in zip(stacked, scanned, outputs[len(carried):]):
+            self.op("Reshape", name, self.ints([-1] + list(shape), "stacked_shape"), out=out)
+        return list(outputs)
+
     def const(self, value, hint: str, dtype=np.float32) -> str:
         """An initializer holding ``value`` (an array is kept as is when already ``dtype``)."""
         array = np.asarray(value)
         if array.dtype != dtype:
             array = array.astype(dtype)
         name = self.names.fresh(f"{self._layer.name}/{hint}")
-        self.initializers.append((name, np.ascontiguousarray(array)))
+        # (np.ascontiguousarray makes a 0-d array 1-d: keep the shape)
+        self.initializers.append((name, np.ascontiguousarray(array).reshape(array.shape)))
         return name
 
     def ints(self, values: Sequence[int], hint: str) -> str:

@@ -1,4 +1,5 @@
-"""Layers with weights: Convolution (and the depthwise forks), Deconvolution, InnerProduct.
+"""Layers with weights: Convolution (and the depthwise forks), Deconvolution, InnerProduct; and
+Im2col, the convolution's unfolding.
 
 Caffe's convolution output size truncates toward zero, ONNX's floors, and Caffe's im2col reads
 zeros wherever a window leaves the padded input.  Rather than trusting the two formulas to
@@ -7,6 +8,8 @@ inference computed (:func:`end_pad`), so the ONNX op produces exactly Caffe's wi
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from ..shapes.conv import conv_geometry
 from .registry import exporter
@@ -142,3 +145,18 @@ def inner_product(ctx, layer):
                      out=out if len(weights) == 1 else None)
     if len(weights) > 1:
         ctx.op("Add", product, ctx.const(weights[1], "bias"), out=out)
+
+
+@exporter("Im2col", restrictions="channel axis 1 only")
+def im2col(ctx, layer):
+    """Conv with one-hot filters, one group per channel: output channel c * K + k is tap k of
+    input channel c (K = kernel volume), each a plain copy of a value or of padding zero."""
+    bottom, top = ctx.bottom_shape(layer), ctx.top_shape(layer)
+    geometry = conv_geometry(layer.param, bottom)
+    _require_channel_axis_1(ctx, geometry)
+    channels, taps = bottom[1], int(np.prod(geometry.kernel))
+    weight = np.zeros((channels, taps, 1, taps), np.float32)
+    weight[:, np.arange(taps), 0, np.arange(taps)] = 1
+    weight = weight.reshape((channels * taps, 1) + tuple(geometry.kernel))
+    ctx.op("Conv", ctx.bottom(layer), ctx.const(weight, "taps"), out=ctx.top(layer),
+           **_conv_attrs(geometry, bottom, top, channels))

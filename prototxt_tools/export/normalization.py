@@ -1,4 +1,5 @@
-"""Normalizing layers: BatchNorm, Scale, Bias, LRN, MVN, Softmax and SSD's Normalize.
+"""Normalizing layers: BatchNorm, Scale, Bias, LRN, MVN, Softmax, SSD's Normalize and the BN of
+SegNet and PSPNet.
 
 Where Caffe precomputes per-channel constants in float (BatchNorm's mean = blob0 * (1/f) and
 sqrt(var + eps)), the same float32 arithmetic is done here in numpy, so the exported graph
@@ -9,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..shapes.common import canonical_axis
+from ..shapes.common import canonical_axis, has
+from ..shapes.elementwise import PSPNET_BN_FIELDS, SEGNET_BN_FIELDS
 from .registry import exporter
 
 f32 = np.float32
@@ -147,3 +149,74 @@ def normalize(ctx, layer):
     factor = ctx.weights(layer)[0]
     factor = factor.reshape(1) if factor.ndim == 0 else ctx.broadcastable(factor, len(shape), 1)
     ctx.op("Mul", normalized, ctx.const(factor, "scale"), out=ctx.top(layer))
+
+
+# --- the forks' BN layer: SegNet (2 blobs, batch statistics unless INFERENCE) and PSPNet
+# (4 blobs, stored statistics at test time); which fork is meant follows the bn_param fields
+# set, as the shape rule decides.
+
+def _bn_fork(param) -> str | None:
+    bn = param.bn_param
+    if any(has(bn, f) for f in PSPNET_BN_FIELDS):
+        return "pspnet"
+    if any(has(bn, f) for f in SEGNET_BN_FIELDS):
+        return "segnet"
+    return None
+
+
+def _bn_limits(param):
+    if _bn_fork(param) is None:
+        yield (("type",), "bn_param sets none of SegNet's fields (bn_mode, scale_filler, "
+                          "shift_filler) nor PSPNet's (slope_filler, bias_filler, momentum, eps, "
+                          "frozen), so which fork's BN is meant (2 or 4 blobs; batch or stored "
+                          "statistics) is unknown: set one of them")
+
+
+@exporter("BN", limits=_bn_limits,
+          fork="SegNet (alexgkendall/caffe-segnet) / PSPNet (hszhao/PSPNet)",
+          restrictions="fork told by the bn_param fields set; SegNet LEARN mode normalizes with "
+                       "the batch's statistics (refused with --dynamic-batch)")
+def bn(ctx, layer):
+    """SegNet: scale * (x - E x) / sqrt(E x^2 - (E x)^2 + 1e-9) + shift over N,H,W (LEARN), or
+    scale * x + shift (INFERENCE).  PSPNet: (x - mean) * (var + eps)^-1/2 * slope + bias."""
+    if _bn_fork(layer.param) == "pspnet":
+        _pspnet_bn(ctx, layer)
+    else:
+        _segnet_bn(ctx, layer)
+
+
+def _pspnet_bn(ctx, layer):
+    """bn_layer.cpp (PSPNet) at test time: the stored moving averages, eps inside the power."""
+    slope, bias, mean, var = (w.reshape(-1) for w in ctx.weights(layer))
+    rank = len(ctx.bottom_shape(layer))
+    inv_std = np.power(var + f32(layer.param.bn_param.eps), f32(-0.5))  # caffe_powx, in float
+    centered = ctx.op("Sub", ctx.bottom(layer), _per_channel(ctx, mean, rank, "mean"))
+    normalized = ctx.op("Mul", centered, _per_channel(ctx, inv_std, rank, "inv_std"))
+    scaled = ctx.op("Mul", normalized, _per_channel(ctx, slope, rank, "slope"))
+    ctx.op("Add", scaled, _per_channel(ctx, bias, rank, "bias"), out=ctx.top(layer))
+
+
+def _segnet_bn(ctx, layer):
+    """bn_layer.cpp (SegNet): the top is the bottom read as (num, channels, height, width)."""
+    scale, shift = (w.reshape(-1) for w in ctx.weights(layer))
+    top = ctx.top_shape(layer)
+    x = ctx.reshape(ctx.bottom(layer), ctx.bottom_shape(layer), top)
+    extra = [ctx.top(layer, i) for i in range(1, len(layer.tops))]
+    if layer.param.bn_param.bn_mode == 1:  # INFERENCE: statistics already folded in
+        scaled = ctx.op("Mul", x, _per_channel(ctx, scale, 4, "scale"))
+        ctx.op("Add", scaled, _per_channel(ctx, shift, 4, "shift"), out=ctx.top(layer))
+        for name in extra:  # never written in this mode: Caffe's zero-filled blobs
+            ctx.op("Identity", ctx.const(np.zeros((1, top[1], 1, 1), f32), "unset"), out=name)
+        return
+    ctx.guard_batch_axis(0, ("bn_param", "bn_mode"), "SegNet's BN in LEARN mode (batch "
+                                                     "statistics)")
+    axes = [0, 2, 3]
+    mean = ctx.reduce("ReduceMean", x, axes, keepdims=True)
+    mean_square = ctx.reduce("ReduceMean", ctx.op("Mul", x, x), axes, keepdims=True)
+    variance = ctx.op("Sub", mean_square, ctx.op("Mul", mean, mean))  # E(x^2) - (E x)^2
+    std = ctx.op("Sqrt", ctx.op("Add", variance, ctx.const(1e-9, "var_eps")))
+    normalized = ctx.op("Div", ctx.op("Sub", x, mean), std)
+    scaled = ctx.op("Mul", normalized, _per_channel(ctx, scale, 4, "scale"))
+    ctx.op("Add", scaled, _per_channel(ctx, shift, 4, "shift"), out=ctx.top(layer))
+    for name, value in zip(extra, (mean, variance)):  # top[1] batch mean, top[2] variance
+        ctx.op("Identity", value, out=name)

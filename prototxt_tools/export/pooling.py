@@ -1,4 +1,4 @@
-"""Pooling with Caffe's exact windows and average divisor.
+"""Pooling with Caffe's exact windows and average divisor; SPP's pyramid of such poolings.
 
 pooling_layer.cpp rounds the output size up (ceil; some forks allow floor), drops a last
 window that would start in the padding, clips windows to the input for MAX, and for AVE divides
@@ -16,7 +16,8 @@ produce it.  Averages then need care only when a window overhangs ``H + pad``:
 
 from __future__ import annotations
 
-from ..shapes.pooling import MAX, STOCHASTIC
+from ..shapes.pooling import MAX, STOCHASTIC, spp_level
+from ..shapes.pooling import pool_2d as _caffe_pooled_size
 from .nn import end_pad
 from .registry import exporter
 
@@ -53,23 +54,59 @@ def pooling(ctx, layer):
     """MaxPool/AveragePool (Global* for global pooling) with Caffe's windows and divisor."""
     param = layer.param.pooling_param
     bottom, top = ctx.bottom_shape(layer), ctx.top_shape(layer)
-    x, out = ctx.bottom(layer), ctx.top(layer)
     kernel, pad, stride = _geometry(param, bottom)
-    if tuple(top[2:]) == (1, 1) and tuple(kernel) == tuple(bottom[2:]) and pad == (0, 0):
-        ctx.op("GlobalMaxPool" if param.pool == MAX else "GlobalAveragePool", x, out=out)
-        return
-    sizes = list(zip(bottom[2:], top[2:], kernel, stride, pad))
+    pool_2d(ctx, ctx.bottom(layer), bottom, tuple(top[2:]), kernel, pad, stride,
+            param.pool == MAX, out=ctx.top(layer))
+
+
+def pool_2d(ctx, x: str, bottom: tuple, top_spatial: tuple, kernel, pad, stride,
+            is_max: bool, out: str | None = None) -> str:
+    """Caffe's MAX or AVE pooling of ``x`` (shape ``bottom``) to ``top_spatial``."""
+    if tuple(top_spatial) == (1, 1) and tuple(kernel) == tuple(bottom[2:]) and \
+            tuple(pad) == (0, 0):
+        return ctx.op("GlobalMaxPool" if is_max else "GlobalAveragePool", x, out=out)
+    sizes = list(zip(bottom[2:], top_spatial, kernel, stride, pad))
     common = {"kernel_shape": list(kernel), "strides": list(stride)}
-    if param.pool == MAX:
+    if is_max:
         ends = [end_pad(n, o, k, s, p) for n, o, k, s, p in sizes]
-        ctx.op("MaxPool", x, out=out, pads=list(pad) + ends, **common)
-        return
-    # AVE (pooling_limits refuse STOCHASTIC)
+        return ctx.op("MaxPool", x, out=out, pads=list(pad) + ends, **common)
     overhang = [max(0, (o - 1) * s + k - (n + 2 * p)) for n, o, k, s, p in sizes]
     if not any(overhang):
-        ctx.op("AveragePool", x, out=out, pads=list(pad) * 2, count_include_pad=1, **common)
-        return
+        return ctx.op("AveragePool", x, out=out, pads=list(pad) * 2, count_include_pad=1,
+                      **common)
     if any(pad):
         pads = [0, 0, pad[0], pad[1]] * 2
         x = ctx.op("Pad", x, ctx.ints(pads, "pads"), ctx.const(0.0, "zero"), mode="constant")
-    ctx.op("AveragePool", x, out=out, pads=[0, 0] + overhang, count_include_pad=0, **common)
+    return ctx.op("AveragePool", x, out=out, pads=[0, 0] + overhang, count_include_pad=0,
+                  **common)
+
+
+def pool_sizes(bottom: tuple, kernel, pad, stride) -> tuple:
+    """Caffe's (pooled_h, pooled_w) with ceil rounding and the last-window clip."""
+    return _caffe_pooled_size(bottom, tuple(kernel), tuple(pad), tuple(stride), True, (), [])
+
+
+def _spp_limits(param):
+    if param.spp_param.pool == STOCHASTIC:
+        yield (("spp_param", "pool"), "STOCHASTIC pooling (Caffe has no CPU forward for it)")
+
+
+@exporter("SPP", limits=_spp_limits, restrictions="MAX and AVE levels")
+def spp(ctx, layer):
+    """Pyramid levels pooled (kernel ceil(size / 2^l), stride = kernel), flattened, concatenated
+    on axis 1; one level alone stays 4-D, as spp_layer.cpp returns it."""
+    param = layer.param.spp_param
+    bottom = ctx.bottom_shape(layer)
+    num, channels = bottom[0], bottom[1]
+    levels = []
+    for level in range(param.pyramid_height):
+        kernel, pad = spp_level(bottom[2], bottom[3], level)
+        pooled = pool_sizes(bottom, kernel, pad, kernel)
+        single = param.pyramid_height == 1
+        result = pool_2d(ctx, ctx.bottom(layer), bottom, pooled, kernel, pad, kernel,
+                         param.pool == MAX, out=ctx.top(layer) if single else None)
+        if single:
+            return
+        levels.append(ctx.reshape(result, (num, channels) + pooled,
+                                  (num, channels * pooled[0] * pooled[1])))
+    ctx.op("Concat", *levels, out=ctx.top(layer), axis=1)

@@ -39,6 +39,7 @@ class Exporter:
 
 
 EXPORTERS: dict[str, Exporter] = {}
+REFUSED: dict[str, str] = {}  # Caffe layer type -> why no exact ONNX expression exists
 
 
 def exporter(*types: str, limits: LimitsFunction | None = None, restrictions: str = "",
@@ -50,6 +51,8 @@ def exporter(*types: str, limits: LimitsFunction | None = None, restrictions: st
     def register(function: ExportFunction) -> ExportFunction:
         entry = Exporter(tuple(types), function, limits, restrictions, fork)
         for name in types:
+            if name in REFUSED:
+                raise ValueError(f"layer type {name!r} is declared refused: {REFUSED[name]}")
             if name in EXPORTERS:
                 raise ValueError(f"ONNX exporter for layer type {name!r} registered twice "
                                  f"({EXPORTERS[name].function.__qualname__} and "
@@ -60,12 +63,23 @@ def exporter(*types: str, limits: LimitsFunction | None = None, restrictions: st
     return register
 
 
+def refuse(*types: str, reason: str) -> None:
+    """Declare layer types the exporter refuses, with the reason shown to the user."""
+    for name in types:
+        if name in EXPORTERS or name in REFUSED:
+            raise ValueError(f"layer type {name!r} is both exported and refused, or refused twice")
+        REFUSED[name] = reason
+
+
 def layer_limits(layer) -> Iterator[Limit]:
     """Every reason ``layer`` (an IR Layer) cannot be exported, judged from the prototxt."""
     if layer.type == "Python":
         param = layer.param.python_param
         yield (("type",), f"Python layer '{layer.name}' runs user code (module "
                           f"'{param.module}', class '{param.layer}'); it has no ONNX equivalent")
+        return
+    if layer.type in REFUSED:
+        yield (("type",), f"layer '{layer.name}' ({layer.type}): {REFUSED[layer.type]}")
         return
     entry = EXPORTERS.get(layer.type)
     if entry is None:

@@ -207,3 +207,24 @@ def reduction(ctx, layer):
                        out=out if coeff == 1 else None)
     if coeff != 1:
         ctx.op("Mul", total, ctx.const(coeff, "coeff"), out=out)
+
+
+@exporter("Embed", restrictions="indices truncated to integers, as static_cast<int> does")
+def embed(ctx, layer):
+    """Gather rows of the (input_dim, num_output) table by the bottom's values; + bias."""
+    weights = ctx.weights(layer)
+    index = ctx.op("Cast", ctx.bottom(layer), to=7)  # INT64, toward zero
+    out = ctx.top(layer)
+    rows = ctx.op("Gather", ctx.const(weights[0], "weight"), index, axis=0,
+                  out=out if len(weights) == 1 else None)
+    if len(weights) > 1:
+        ctx.op("Add", rows, ctx.const(weights[1], "bias"), out=out)
+
+
+@exporter("BatchReindex", restrictions="not with --dynamic-batch (its output's first axis is "
+                                       "the index count)")
+def batch_reindex(ctx, layer):
+    """Items of bottom[0] in the order of the (float) indices in bottom[1]: Gather on axis 0."""
+    ctx.guard_batch_axis(0, ("bottom", 1), "BatchReindex")
+    index = ctx.op("Cast", ctx.bottom(layer, 1), to=7)
+    ctx.op("Gather", ctx.bottom(layer, 0), index, out=ctx.top(layer), axis=0)

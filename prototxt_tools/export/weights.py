@@ -127,7 +127,17 @@ def _positive_then_bias(params: list, rng) -> list:
         [_uniform(-0.5, 0.5)(s, rng) for s in params[1:]]
 
 
+def _fork_bn(params: list, rng) -> list:
+    """SegNet (scale, shift) or PSPNet (slope, bias, mean, positive variance)."""
+    if len(params) == 2:
+        return _positive_then_bias(params, rng)
+    slope, bias, mean, var = params
+    return [_uniform(0.5, 1.5)(slope, rng), _uniform(-0.5, 0.5)(bias, rng),
+            _uniform(-0.5, 0.5)(mean, rng), _uniform(0.5, 2.0)(var, rng)]
+
+
 RANDOM_PARAMS: dict[str, Callable] = {
+    "BN": _fork_bn,
     "BatchNorm": _batch_norm,
     "Scale": _positive_then_bias,
     "Normalize": _positive_then_bias,
