@@ -49,7 +49,8 @@ def shape_text(shape: tuple | None) -> str:
 
 def _node(node: Node) -> str:
     if node.kind == "junction":
-        return f"{node.id} [{_attrs({'shape': 'point', 'width': '0.05', 'label': '', 'tooltip': node.name})}];"
+        attrs = {"label": "", "shape": "point", "width": "0.05", "tooltip": node.name}
+        return f"{node.id} [{_attrs(attrs)}];"
     if node.kind == "output":
         attrs = {"label": node.name, "shape": "plaintext", "style": "", "fontcolor": "#333333"}
     elif node.kind == "missing":
@@ -75,18 +76,16 @@ def _node(node: Node) -> str:
 
 
 def _edge(edge: Edge) -> str:
-    label = shape_text(edge.shape)
-    if edge.show_name:
-        label = f"{edge.blob}: {label}"
-    attrs = {"label": " " + label + " "}  # a space keeps the text off the line
     if edge.error:
         attrs = {"color": ERROR_COLOUR, "style": "dashed", "penwidth": "1.5"}
-    elif edge.plain:
-        attrs = {}
-    if edge.head.startswith("J"):  # into a junction: the split point, no arrowhead
-        attrs["arrowhead"] = "none"
-    elif edge.shape is None:
-        attrs["style"] = "dotted"
+    else:
+        label = f"{edge.blob}: {shape_text(edge.shape)}" if edge.show_name else shape_text(edge.shape)
+        # a space keeps the text off the line; edges out of a split point repeat no label
+        attrs = {} if edge.plain else {"label": f" {label} "}
+        if edge.shape is None:
+            attrs["style"] = "dotted"
+        if edge.to_split:
+            attrs["arrowhead"] = "none"
     return f"{edge.tail} -> {edge.head} [{_attrs(attrs)}];"
 
 

@@ -49,6 +49,7 @@ class Edge:
     show_name: bool = False  # the producer has several tops: say which one
     error: bool = False
     plain: bool = False  # from a junction: the shape is on the edge into the junction
+    to_split: bool = False  # into a junction
 
 
 @dataclass
@@ -93,7 +94,9 @@ def _fold_target(layer: Layer) -> Layer | None:
         return None
     blob = layer.bottoms[0]
     producer = blob.producer
-    if producer is None or producer.type == "Input" or blob.consumers != [layer]:
+    # a producer with several tops would not show which of them the layer modifies
+    if (producer is None or producer.type == "Input" or len(producer.tops) != 1
+            or blob.consumers != [layer]):
         return None
     return producer
 
@@ -139,7 +142,8 @@ def _add_junctions(drawing: Drawing) -> None:
         drawing.nodes.append(junction)
         first = edges[0]
         drawing.edges.insert(drawing.edges.index(first), Edge(
-            tail, junction.id, first.shape, first.blob, first.key, show_name=first.show_name))
+            tail, junction.id, first.shape, first.blob, first.key, show_name=first.show_name,
+            to_split=True))
         for edge in edges:
             edge.tail, edge.show_name, edge.plain = junction.id, False, True
 
