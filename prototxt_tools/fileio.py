@@ -1,17 +1,37 @@
 """Atomic file replacement: write a temp file next to the target, then ``os.replace`` it.
 
 Readers never see a half-written file, a failed write leaves the old file untouched and no
-temp file behind, and an existing target keeps its permission bits.
+temp file behind, and an existing target keeps its permission bits.  Interrupted runs too:
+SIGINT raises KeyboardInterrupt and, while a write is in progress, SIGTERM raises SystemExit
+(exit status 143) instead of killing the process on the spot, so the temp file is removed
+either way.  Only SIGKILL (or a crash of the interpreter) can leave a hidden
+``.NAME.XXXXXXXXXXXX.tmp`` next to the target; the target itself is always the old or the
+complete new file.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
+import signal
+import threading
 from contextlib import contextmanager, suppress
 from typing import BinaryIO, Iterator
 
+from .errors import PrototxtToolsError
+
 _WRITE_BUFFER = 1 << 20
+
+
+class OutputError(PrototxtToolsError, OSError):
+    """An output file that cannot be written (its directory is missing, it is a directory, the
+    disk is full).  A PrototxtToolsError naming the output, never the temp file; also an
+    OSError (``errno``/``strerror`` set) for callers that handle I/O errors as such."""
+
+    def __init__(self, path: str, errno_: int | None, strerror: str | None):
+        PrototxtToolsError.__init__(self, f"cannot write file: {strerror}", path)
+        self.errno, self.strerror, self.filename = errno_, strerror, path
 
 
 @contextmanager
@@ -21,25 +41,62 @@ def atomic_output(path: str | os.PathLike[str], *, durable: bool = True) -> Iter
     A symlink at ``path`` is followed (its target is replaced, the link stays).  With
     ``durable`` the data and the directory entry are fsynced before returning.
     """
-    target = os.path.realpath(os.fspath(path))
+    name = os.fspath(path)
+    target = os.path.realpath(name)
+    if os.path.isdir(target):  # os.replace would refuse only after the whole write
+        raise OutputError(name, errno.EISDIR, "is a directory")
     directory = os.path.dirname(target)
     mode = _existing_mode(target)
-    fd, temp = _create_temp(directory, os.path.basename(target))
-    try:
-        with os.fdopen(fd, "wb", buffering=_WRITE_BUFFER) as out:
-            yield out
-            out.flush()
-            if durable:
-                os.fsync(out.fileno())
-        if mode is not None:
-            os.chmod(temp, mode)
-        os.replace(temp, target)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(temp)
-        raise
+    with _sigterm_raises_system_exit():
+        try:
+            fd, temp = _create_temp(directory, os.path.basename(target))
+        except OSError as exc:
+            raise OutputError(name, exc.errno, exc.strerror or str(exc)) from None
+        try:
+            with os.fdopen(fd, "wb", buffering=_WRITE_BUFFER) as out:
+                yield out
+                out.flush()
+                if durable:
+                    os.fsync(out.fileno())
+            if mode is not None:
+                os.chmod(temp, mode)
+            os.replace(temp, target)
+        except BaseException as exc:
+            with suppress(OSError):
+                os.unlink(temp)
+            if _is_our_write_error(exc, temp):
+                raise OutputError(name, exc.errno, exc.strerror or str(exc)) from exc
+            raise
     if durable:
         _fsync_directory(directory)
+
+
+def _is_our_write_error(exc: BaseException, temp: str) -> bool:
+    """An OSError of writing/renaming the temp file (not one the caller's block raised about
+    another file): reported under the output's name."""
+    return isinstance(exc, OSError) and not isinstance(exc, PrototxtToolsError) \
+        and exc.filename in (None, temp)
+
+
+@contextmanager
+def _sigterm_raises_system_exit() -> Iterator[None]:
+    """While writing, turn SIGTERM into SystemExit so ``atomic_output`` removes its temp file.
+
+    Only when SIGTERM has its default action (a caller's own handler is left alone) and only
+    in the main thread, the one Python delivers signals to."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+
+    def terminate(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _existing_mode(target: str) -> int | None:

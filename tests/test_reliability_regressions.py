@@ -18,3 +18,63 @@ def test_input_override_with_a_missing_dimension_is_refused(text):
 
 def test_input_override_separators_and_spaces_still_work():
     assert parse_input_override(" data = 1, 3 ,8x8") == ("data", (1, 3, 8, 8))
+
+
+# -- fileio: outputs ------------------------------------------------------------------------------
+
+def test_output_error_names_the_output_not_the_temp_file(tmp_path):
+    """``-o DIR`` or ``-o missing/dir/file`` used to report ``.NAME.XXXX.tmp: error: ...``."""
+    from prototxt_tools.errors import PrototxtToolsError
+    from prototxt_tools.fileio import atomic_write_bytes
+
+    for target in (tmp_path, tmp_path / "no" / "such.prototxt"):
+        with pytest.raises(PrototxtToolsError) as info:
+            atomic_write_bytes(target, b"x")
+        assert str(info.value).startswith(f"{target}: error: cannot write file: ")
+        assert isinstance(info.value, OSError) and info.value.errno is not None
+    assert list(tmp_path.iterdir()) == []
+
+
+SIGTERM_WHILE_WRITING = """
+import os, signal, sys
+sys.path.insert(0, {repo!r})
+from prototxt_tools.fileio import atomic_output
+with atomic_output({target!r}) as out:
+    out.write(b"new, half written")
+    os.kill(os.getpid(), signal.SIGTERM)
+    out.write(b" - never reached")
+"""
+
+
+def test_sigterm_while_writing_removes_the_temp_file(tmp_path):
+    """SIGTERM used to kill the process with the hidden temp file left next to the target."""
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    target = tmp_path / "out.caffemodel"
+    target.write_bytes(b"old")
+    script = SIGTERM_WHILE_WRITING.format(repo=str(REPO), target=str(target))
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 143 and "Traceback" not in done.stderr
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.caffemodel"]
+
+
+def test_sigterm_handler_of_the_caller_is_left_alone(tmp_path):
+    import signal
+
+    from prototxt_tools.fileio import atomic_write_bytes
+
+    def mine(signum, frame):
+        pass
+
+    previous = signal.signal(signal.SIGTERM, mine)
+    try:
+        atomic_write_bytes(tmp_path / "a", b"x")
+        assert signal.getsignal(signal.SIGTERM) is mine
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert signal.getsignal(signal.SIGTERM) is previous
