@@ -78,3 +78,21 @@ def test_sigterm_handler_of_the_caller_is_left_alone(tmp_path):
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert signal.getsignal(signal.SIGTERM) is previous
+
+
+# -- CLI: Ctrl-C before the command runs ----------------------------------------------------------
+
+@pytest.mark.parametrize("entry", ["prototxt-tools", "prototxt-lint"])
+def test_ctrl_c_while_starting_is_one_line_exit_130(entry, monkeypatch, capsys):
+    """Ctrl-C while the parser imported the commands used to print a KeyboardInterrupt
+    traceback (found by the interrupt test of prototxt-fix)."""
+    import prototxt_tools.cli as cli
+    import prototxt_tools.cli.lint as lint_cli
+
+    def interrupted_build():
+        raise KeyboardInterrupt
+
+    module = cli if entry == "prototxt-tools" else lint_cli
+    monkeypatch.setattr(module, "build_parser", interrupted_build)
+    assert module.main(["--version"]) == 130
+    assert capsys.readouterr().err == "interrupted\n"

@@ -87,11 +87,23 @@ def run(func: Callable[[], int], debug: bool, plugins: Sequence[str] = ()) -> in
         print(f"{where}: error: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        return interrupted()
+
+
+def interrupted() -> int:
+    """Ctrl-C is an answer, not a crash: one line, exit 130 (128 + SIGINT) as shells do."""
+    print("interrupted", file=sys.stderr)
+    return 130
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:  # building the parser imports every command: Ctrl-C can land there too
+        return _main(argv)
+    except KeyboardInterrupt:
+        return interrupted()
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:

@@ -226,8 +226,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``prototxt-lint`` console script."""
-    from . import run
-    args = build_parser().parse_args(argv)
+    from . import interrupted, run
+    try:
+        args = build_parser().parse_args(argv)
+    except KeyboardInterrupt:
+        return interrupted()
     return run(lambda: execute(args), args.debug, args.plugins)
 
 
