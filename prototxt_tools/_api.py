@@ -138,7 +138,7 @@ def fix(path: str | os.PathLike[str], *, text: str | None = None, write: bool = 
     fixes, ``outcome.remaining`` the diagnostics left.  Rules are selected as for :func:`lint`.
 
     >>> outcome = fix("samples/lenet_v1.prototxt")          # V1 -> current format
-    >>> outcome.changed, "layers {" in outcome.text
+    >>> outcome.changed, "type: CONVOLUTION" in outcome.text
     (True, False)
     """
     from .fix.engine import fix_text
