@@ -31,6 +31,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stage", action="append", default=[], help="net state stage (repeatable)")
     p.add_argument("--external-data", choices=("auto", "always", "never"), default="auto",
                    help="store weights in <output>.data (auto: when over 2 GiB)")
+    p.add_argument("--optimize", action="store_true",
+                   help="fold BatchNorm/Scale/Bias into the preceding Convolution/InnerProduct/"
+                        "Deconvolution and drop identities (Split, Dropout)")
     p.add_argument("--verify", action="store_true",
                    help="compare onnxruntime with OpenCV's Caffe importer on random input")
     p.add_argument("--seed", type=int, default=0, help="seed of the --verify input (default 0)")
@@ -53,7 +56,7 @@ def execute(args: argparse.Namespace) -> int:
         print(warning, file=sys.stderr)
     exported = export_onnx(loaded, args.weights, random_seed=args.random_weights,
                            opset=args.opset or DEFAULT_OPSET, dynamic_batch=args.dynamic_batch,
-                           input_shapes=overrides)
+                           input_shapes=overrides, optimize=args.optimize)
     external = {"auto": None, "always": True, "never": False}[args.external_data]
     written = exported.save(args.output, external_data=external)
     print(f"wrote {', '.join(written)} (opset {args.opset or DEFAULT_OPSET}, "

@@ -42,11 +42,14 @@ def check_supported(network) -> None:
 
 def export_onnx(net: LoadedNet | str, weights=None, *, random_seed: int | None = None,
                 opset: int = DEFAULT_OPSET, dynamic_batch: bool = False,
-                input_shapes: Mapping[str, tuple] | None = None) -> ExportedModel:
+                input_shapes: Mapping[str, tuple] | None = None,
+                optimize: bool = False) -> ExportedModel:
     """Export a Caffe net (a path or a :class:`LoadedNet`) to ONNX.
 
     ``weights`` is a caffemodel path or a :class:`~prototxt_tools.caffemodel.CaffeModel`;
     without one, ``random_seed`` makes seeded weights from the inferred parameter shapes.
+    ``optimize`` folds BatchNorm/Scale/Bias into the preceding Convolution/InnerProduct/
+    Deconvolution and drops identities (:mod:`.optimize`).
     Raises PrototxtToolsError subclasses for every input the exporter cannot honour.
     """
     if not MIN_OPSET <= opset <= MAX_OPSET:
@@ -61,7 +64,11 @@ def export_onnx(net: LoadedNet | str, weights=None, *, random_seed: int | None =
     params = _weights(network, shapes, weights, random_seed, loaded.path)
     ctx = ExportContext(network, shapes, params, opset, dynamic_batch)
     _run_exporters(ctx)
-    return _assemble(ctx, loaded)
+    exported = _assemble(ctx, loaded)
+    if optimize:
+        from .optimize import optimize as optimize_graph
+        exported = optimize_graph(exported)
+    return exported
 
 
 def _require_shapes(network, shapes) -> None:
