@@ -37,6 +37,8 @@ def execute(args: argparse.Namespace) -> int:
     refuse_overwriting(args.output, args.input)
     state = NetState.of("TEST", args.level, args.stage)
     loaded = load_net(args.input, state)
+    for warning in loaded.warnings:
+        print(warning, file=sys.stderr)
     result = make_deploy(loaded, overrides, state)
     where = write_net_text(args.output, result.text, loaded.parsed.document.encoding)
     for note in result.notes:

@@ -40,8 +40,10 @@ def execute(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise PrototxtToolsError(str(exc), args.input) from None
     state = NetState.of(args.phase, stages=args.stage)
-    _, notes = fc_to_conv_files(args.input, args.output, args.weights, args.weights_out,
-                                overrides, state, args.force)
+    result, notes = fc_to_conv_files(args.input, args.output, args.weights, args.weights_out,
+                                     overrides, state, args.force)
+    for warning in result.warnings:
+        print(warning, file=sys.stderr)
     for note in notes:
         print(f"{args.input}: {note}", file=sys.stderr)
     return 0

@@ -61,6 +61,8 @@ def _upgrade_prototxt(path: str, output: str | None) -> tuple[list, str]:
     from ..text import format_message
 
     loaded = load_net(path)
+    for warning in loaded.warnings:  # an unknown field is not in the rewritten net: say so
+        print(warning, file=sys.stderr)
     header = leading_comments(loaded.text)
     text = header + format_message(loaded.net) + "\n"
     if output is None:

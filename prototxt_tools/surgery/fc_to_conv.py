@@ -72,12 +72,14 @@ class FcConversion:
 
 @dataclass
 class FcToConvResult:
-    """The converted prototxt ``text``, what was converted, and the converted net as loaded."""
+    """The converted prototxt ``text``, what was converted, and the converted net as loaded;
+    ``warnings`` are the input file's (unknown fields, encoding), for the user to see."""
 
     text: str
     conversions: list
     loaded: LoadedNet
     notes: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
 
 
 def _dims(shape) -> str:

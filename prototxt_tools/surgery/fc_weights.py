@@ -157,6 +157,7 @@ def fc_to_conv_files(net_path: str, output: str | None = None, weights: str | No
         refuse_overwriting(weights_out, net_path, what="--weights-out")
     loaded = load_net(net_path, state)
     result = convert_fc_to_conv(loaded, inputs, state)
+    result.warnings = list(loaded.warnings)
     notes = [c.describe() for c in result.conversions] + list(result.notes)
     if weights is not None:
         notes += write_fc_to_conv_weights(weights, weights_out, result, force)
