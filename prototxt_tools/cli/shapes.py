@@ -45,7 +45,23 @@ def execute(args: argparse.Namespace) -> int:
     for error in result.errors:
         where = loaded.source_map.where(error.field_path)
         print(f"{where}: error: {error.layer_name}: {error.message}", file=sys.stderr)
-    return 1 if result.errors else 0
+    unknown_types = _unknown_types(result)
+    for layer in unknown_types:
+        # Caffe stops at such a layer ("Unknown layer type"); the table only shows '?' after it
+        where = loaded.source_map.where(tuple(layer.origin) + ("type",))
+        print(f"{where}: error: {layer.name}: Caffe has no layer type '{layer.type}' (nor do "
+              "the known forks); shapes after it are unknown", file=sys.stderr)
+    return 1 if result.errors or unknown_types else 0
+
+
+def _unknown_types(result) -> list:
+    """Layers without a shape rule whose type neither BVLC Caffe nor a known fork registers."""
+    from ..lint.layer_types import BVLC_TYPES, FORK_TYPES
+
+    return [layer for layer in result.network.layers
+            if (outcome := result.layers[layer]).unknown is not None
+            and outcome.unknown.code == "unsupported-type"
+            and layer.type not in BVLC_TYPES and layer.type not in FORK_TYPES]
 
 
 def _shape_text(shape) -> str:
