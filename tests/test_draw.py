@@ -169,3 +169,40 @@ def test_awkward_names_are_valid_dot():
                           timeout=60)
     assert done.returncode == 0, done.stderr
     assert 'fc \\"1\\"' in done.stdout
+
+
+# --- `prototxt-tools shapes --format markdown`: a table for a README or a pull-request comment
+
+def markdown_cells(line: str) -> list:
+    """A GitHub table row's cells (``\\|`` is a pipe inside a cell)."""
+    assert line.startswith("| ") and line.endswith(" |")
+    return [c.strip() for c in re.split(r"(?<!\\)\|", line[1:-1])]
+
+
+def shapes_markdown(path) -> list:
+    done = subprocess.run([sys.executable, "-m", "prototxt_tools", "shapes", "--format",
+                           "markdown", str(path)], capture_output=True, text=True, cwd=REPO,
+                          env=dict(os.environ, PYTHONPATH=str(REPO)), timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def test_shapes_markdown_is_a_github_table():
+    lines = shapes_markdown(SAMPLES / "tiny_convnet.prototxt")
+    assert markdown_cells(lines[0]) == ["layer", "type", "bottom", "top", "params", "MACs"]
+    assert lines[1] == "|---|---|---|---|---:|---:|"  # numbers right-aligned
+    rows = {cells[0]: cells for cells in map(markdown_cells, lines[2:])}
+    assert all(len(cells) == 6 for cells in rows.values())
+    # conv1: 8 filters of 3x3x3 + 8 biases = 224; 8 * 16*16 outputs * 27 MACs = 55,296
+    assert rows["conv1"] == ["conv1", "Convolution", "1x3x16x16", "1x8x16x16", "224", "55,296"]
+    assert rows["data"][2] == "-"
+    # + BatchNorm 17 + Scale 16 + fc 10 * 512 + 10 = 5,387; MACs + fc 5,120 = 60,416
+    assert rows["**total**"] == ["**total**", "", "", "", "**5,387**", "**60,416**"]
+
+
+def test_shapes_markdown_escapes_pipes(tmp_path):
+    net = tmp_path / "pipes.prototxt"
+    net.write_text('layer { name: "in|put" type: "Input" top: "data" input_param { shape { '
+                   'dim: 1 dim: 2 } } }\n')
+    (row,) = [markdown_cells(line) for line in shapes_markdown(net)[2:-1]]
+    assert row[0] == "in\\|put" and len(row) == 6
