@@ -171,6 +171,8 @@ def test_upgrade_caffemodel_carries_the_blobs(tmp_path):
     assert pt.read_caffemodel(path).format == "V1"
     model = pt.upgrade_caffemodel(path)
     assert isinstance(model, pt.CaffeModel) and model.format == "V2"
+    # conv1: 20*1*5*5 + 20 values; the other layers keep the (empty) blobs the prototxt has
+    assert repr(model) == f"<CaffeModel {str(path)!r} (V2): 9 layers, 2 blobs, 520 values>"
     conv1 = model.net.layer[[l.name for l in model.net.layer].index("conv1")]
     assert conv1.type == "Convolution"
     for got, want in zip(model.weights("conv1"), weights["conv1"]):

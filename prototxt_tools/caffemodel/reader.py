@@ -57,6 +57,13 @@ class CaffeModel:
     layers: list[LayerWeights]
     path: str | None = None
 
+    def __repr__(self) -> str:
+        blobs = sum(len(layer.blobs) for layer in self.layers)
+        values = sum(blob.size for layer in self.layers for blob in layer.blobs)
+        where = f" {self.path!r}" if self.path else ""
+        return (f"<CaffeModel{where} ({self.format}): {len(self.layers)} layers, {blobs} blobs, "
+                f"{values:,} values>")
+
     def weights(self, name: str) -> list[np.ndarray]:
         """The blobs of the first layer called ``name``; KeyError when there is none."""
         for layer in self.layers:
