@@ -212,7 +212,10 @@ def _connect(layers: list, issues: list) -> list:
     producers_later: dict[str, list] = {}
     for layer in layers:
         for j, top in enumerate(layer.param.top):
-            producers_later.setdefault(top, []).append((layer, j))
+            # an in-place layer (top == bottom) only rewrites a blob someone else made: it can
+            # neither define a missing bottom nor close a cycle
+            if not layer.in_place(j):
+                producers_later.setdefault(top, []).append((layer, j))
 
     for layer in layers:
         for j, name in enumerate(layer.param.bottom):

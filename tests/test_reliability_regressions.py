@@ -96,3 +96,34 @@ def test_ctrl_c_while_starting_is_one_line_exit_130(entry, monkeypatch, capsys):
     monkeypatch.setattr(module, "build_parser", interrupted_build)
     assert module.main(["--version"]) == 130
     assert capsys.readouterr().err == "interrupted\n"
+
+
+# -- IR: an in-place layer is no producer ----------------------------------------------------------
+
+IN_PLACE_AFTER_REMOVED = """
+layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 dim: 8 dim: 8 } } }
+layer { name: "bn" type: "BatchNorm" bottom: "conv1" top: "conv1" }
+layer { name: "relu" type: "ReLU" bottom: "conv1" top: "conv1" }
+layer { name: "pool" type: "Pooling" bottom: "conv1" top: "pool" pooling_param { kernel_size: 2 } }
+"""
+
+
+def test_missing_input_of_an_in_place_chain_is_undefined_not_a_cycle():
+    """Deleting ResNet's conv1 left bn_conv1 (in place on conv1) reading nothing; the IR called
+    it a cycle ('produced by layer bn_conv1, which itself depends on bn_conv1').  Caffe says
+    'Unknown bottom blob': in-place layers rewrite a blob, they never define it."""
+    from prototxt_tools.load import load_net
+
+    network = load_net("net.prototxt", text=IN_PLACE_AFTER_REMOVED).network
+    issues = [(i.code, i.layer) for i in network.issues]
+    assert issues == [("undefined-bottom", "bn")]
+    assert "not produced by any layer" in network.issues[0].message
+
+
+def test_real_cycle_through_plain_layers_is_still_a_cycle():
+    from prototxt_tools.load import load_net
+
+    text = ('layer { name: "a" type: "ReLU" bottom: "y" top: "x" }\n'
+            'layer { name: "b" type: "ReLU" bottom: "x" top: "y" }\n')
+    network = load_net("net.prototxt", text=text).network
+    assert [(i.code, i.layer) for i in network.issues] == [("cycle", "a")]
