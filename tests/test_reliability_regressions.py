@@ -127,3 +127,20 @@ def test_real_cycle_through_plain_layers_is_still_a_cycle():
             'layer { name: "b" type: "ReLU" bottom: "x" top: "y" }\n')
     network = load_net("net.prototxt", text=text).network
     assert [(i.code, i.layer) for i in network.issues] == [("cycle", "a")]
+
+
+# -- lint API: an unreadable path -------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["missing", "directory"])
+def test_lint_source_of_an_unreadable_path_raises_our_error(kind, tmp_path):
+    """``lint_source`` (and ``prototxt_tools.lint``) leaked FileNotFoundError/IsADirectoryError."""
+    from prototxt_tools.errors import PrototxtToolsError
+    from prototxt_tools.lint import default_codes
+    from prototxt_tools.lint.runner import lint_source
+
+    path = tmp_path / "net.prototxt"
+    if kind == "directory":
+        path.mkdir()
+    with pytest.raises(PrototxtToolsError) as info:
+        lint_source(str(path), default_codes())
+    assert str(info.value).startswith(f"{path}: error: ")

@@ -31,7 +31,8 @@ class FileResult:
 def lint_source(path: str, selected: frozenset, options: LintOptions | None = None,
                 text: str | None = None) -> list[Diagnostic]:
     """Diagnostics of one file, sorted.  ``text`` lints that text under the name ``path``
-    instead of reading the file.  A file that does not parse gives a finding, not an exception."""
+    instead of reading the file.  A file that does not parse gives a finding, not an exception;
+    a path that cannot be read raises the PrototxtToolsError saying why."""
     options = options or LintOptions()
     loaded, error = None, None
     try:
@@ -41,7 +42,10 @@ def lint_source(path: str, selected: frozenset, options: LintOptions | None = No
     if loaded is not None:
         text = loaded.text
     elif text is None:
-        text = _read_text(path)
+        try:
+            text = _read_text(path)
+        except OSError:  # missing, a directory: no file to report findings in
+            raise error from None
     ctx = LintContext(path, text, loaded, error, options)
     rules = [r for r in all_rules() if r.code in selected]
     found = _run(ctx, [r for r in rules if not r.runs_last])
