@@ -144,3 +144,24 @@ def test_lint_source_of_an_unreadable_path_raises_our_error(kind, tmp_path):
     with pytest.raises(PrototxtToolsError) as info:
         lint_source(str(path), default_codes())
     assert str(info.value).startswith(f"{path}: error: ")
+
+
+# -- CLI: a reader that goes away --------------------------------------------------------------------
+
+def test_closed_pipe_is_quiet(tmp_path):
+    """``dump big.prototxt | head -1`` printed '<io>: error: Broken pipe' and exited 2."""
+    import subprocess
+    import sys
+
+    net = tmp_path / "long.prototxt"
+    net.write_text('input: "x0"\ninput_shape { dim: 1 dim: 3 }\n' + "".join(
+        f'layer {{ name: "r{i}" type: "ReLU" bottom: "x{i}" top: "x{i + 1}" }}\n'
+        for i in range(1500)))  # a JSON dump of ~240 KB: more than a pipe holds
+    proc = subprocess.Popen([sys.executable, "-m", "prototxt_tools", "dump", "--format", "json",
+                             str(net)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=120) == 141
+    assert err == ""

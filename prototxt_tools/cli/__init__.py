@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from typing import Callable, Sequence
 
@@ -80,6 +81,8 @@ def run(func: Callable[[], int], debug: bool, plugins: Sequence[str] = ()) -> in
             raise
         print(str(exc), file=sys.stderr)
         return EXIT_ERROR
+    except BrokenPipeError:
+        return _reader_went_away()
     except OSError as exc:
         if debug:
             raise
@@ -88,6 +91,18 @@ def run(func: Callable[[], int], debug: bool, plugins: Sequence[str] = ()) -> in
         return EXIT_ERROR
     except KeyboardInterrupt:
         return interrupted()
+
+
+def _reader_went_away() -> int:
+    """``prototxt-tools dump big.prototxt | head``: the reader closed the pipe.  Quiet, as
+    ``cat`` is: no error line, exit 141 (128 + SIGPIPE); stdout goes to /dev/null so the
+    interpreter's final flush cannot complain either."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return 141
 
 
 def interrupted() -> int:
