@@ -99,18 +99,25 @@ def match_weights(network, shapes, model) -> dict:
 
 # --- seeded random weights ---------------------------------------------------------------
 
-def _fan_in_normal(shape: tuple, rng) -> np.ndarray:
+def _fan_in_uniform(shape: tuple, rng) -> np.ndarray:
+    """U(-a, a) with a = sqrt(3 / fan_in): variance 1 / fan_in, drawn in float32 (large nets'
+    weights are drawn several times faster than normal float64 ones)."""
     fan_in = max(1, prod(shape[1:]))
-    return (rng.standard_normal(shape) / np.sqrt(fan_in)).astype(np.float32)
+    return _uniform(-np.sqrt(3.0 / fan_in), np.sqrt(3.0 / fan_in))(shape, rng)
 
 
 def _uniform(low: float, high: float):
-    return lambda shape, rng: rng.uniform(low, high, shape).astype(np.float32)
+    def draw(shape, rng) -> np.ndarray:
+        values = np.asarray(rng.random(shape, dtype=np.float32))
+        values *= np.float32(high - low)
+        values += np.float32(low)
+        return values
+    return draw
 
 
 def _default(params: list, rng) -> list:
-    """Weights (2-D and up) ~ N(0, 1/fan_in) keep activations O(1); small uniform biases."""
-    return [_fan_in_normal(s, rng) if len(s) >= 2 else _uniform(-0.5, 0.5)(s, rng)
+    """Weights (2-D and up) with variance 1/fan_in keep activations O(1); small uniform biases."""
+    return [_fan_in_uniform(s, rng) if len(s) >= 2 else _uniform(-0.5, 0.5)(s, rng)
             for s in params]
 
 
