@@ -63,12 +63,15 @@ class ExportedModel:
         onnx.checker.check_model(proto, full_check=True)
         return proto.SerializeToString()
 
-    def save(self, path: str | os.PathLike, external_data: bool | None = None) -> list:
+    def save(self, path: str | os.PathLike, external_data: bool | None = None,
+             embed_limit: int | None = None) -> list:
         """Write the model (atomically); external data when asked, or automatically when the
-        weights exceed what one protobuf message can hold.  Returns the paths written."""
+        weights exceed ``embed_limit`` bytes (default: what one protobuf message can hold,
+        2 GiB less 64 MiB for the graph).  Returns the paths written."""
         path = os.fspath(path)
         if external_data is None:
-            external_data = self.weight_bytes > EMBED_LIMIT
+            limit = EMBED_LIMIT if embed_limit is None else embed_limit
+            external_data = self.weight_bytes > limit
         if not external_data:
             data = self.serialize()
             with atomic_output(path) as out:
