@@ -11,6 +11,7 @@ Caffe are compared in test_export_corpus.)
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -142,13 +143,16 @@ def test_every_deploy_net_exports_and_matches_opencv_or_is_refused(slow_only, tm
         try:
             rows = export_and_compare(str(CORPUS / path), None, {}, directory)
         except PrototxtToolsError as refused:
+            shutil.rmtree(directory)
             counts["refused or invalid"] += 1
             details.append(f"refused  {path}: {type(refused).__name__}: {str(refused)[:150]}")
             continue
         except (cv2.error, AssertionError) as gap:
+            shutil.rmtree(directory)
             counts["not comparable"] += 1
             details.append(f"no ref   {path}: {str(gap).strip().splitlines()[-1][:150]}")
             continue
+        shutil.rmtree(directory)  # the caffemodels and models add up to gigabytes
         worst = max(rows, key=lambda r: r.max_rel)
         if all(row.ok for row in rows):
             counts["matched"] += 1

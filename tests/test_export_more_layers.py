@@ -412,3 +412,11 @@ layer { name: "ip" type: "InnerProduct" bottom: "data" top: "ip" inner_product_p
     with pytest.raises(UnsupportedError, match="prototxt-tools deploy") as info:
         export_onnx(net, random_seed=0)
     assert info.value.line == 2
+
+
+def test_every_type_the_shape_inference_knows_is_exported_or_refused_with_a_reason():
+    from prototxt_tools.export import EXPORTERS, REFUSED
+    from prototxt_tools.shapes import SHAPE_RULES
+    assert set(SHAPE_RULES) - set(EXPORTERS) - set(REFUSED) == {"Python"}  # refused by name
+    assert not set(EXPORTERS) & set(REFUSED)
+    assert all(len(reason) > 40 for reason in REFUSED.values())
