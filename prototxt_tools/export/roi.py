@@ -114,7 +114,7 @@ def _roi_count(ctx, rois: str) -> str:
 
 
 @exporter("ROIPooling", fork="Fast R-CNN (rbgirshick/caffe-fast-rcnn)",
-          restrictions="ONNX MaxRoiPool; its specification leaves the bin arithmetic open, "
+          restrictions="MaxRoiPool, whose specification leaves the bin arithmetic open; "
                        "onnxruntime's kernel computes the fork's (round, +1, floor/ceil bins, "
                        "empty bins 0)")
 def roi_pooling(ctx, layer):
