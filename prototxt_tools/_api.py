@@ -203,10 +203,8 @@ def upgrade(path: str | os.PathLike[str], *, text: str | None = None) -> str:
     >>> "layer {" in upgrade("samples/lenet_v1.prototxt")
     True
     """
-    from .cli.upgrade import leading_comments
-    from .text import format_message
-    loaded = load(path, text=text)
-    return leading_comments(loaded.text) + format_message(loaded.net) + "\n"
+    from .load import current_format_text
+    return current_format_text(load(path, text=text))
 
 
 def upgrade_caffemodel(source) -> "CaffeModel":

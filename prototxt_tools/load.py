@@ -62,6 +62,26 @@ def load_net(path: str, state: NetState | None = None, text: str | bytes | None 
                      list(upgraded.layer_origin), list(upgraded.changes), network)
 
 
+def current_format_text(loaded: LoadedNet) -> str:
+    """The net as Caffe sees it (upgraded), in Caffe's canonical layout; the file's leading
+    comment block (licence, description) is kept, other comments are not."""
+    from .text import format_message
+    return leading_comments(loaded.text) + format_message(loaded.net) + "\n"
+
+
+def leading_comments(text: str) -> str:
+    """The comment lines at the top of a file, with their newlines, and a blank line after."""
+    lines = []
+    for line in text.splitlines(keepends=True):
+        if line.lstrip().startswith("#") or (lines and not line.strip()):
+            lines.append(line)
+        else:
+            break
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return "".join(lines) + ("\n" if lines else "")
+
+
 def positioned(exc: PrototxtToolsError, source_map: SourceMap) -> PrototxtToolsError:
     """Fill in path/line/col of an error that only knows its field path."""
     exc.path = exc.path or source_map.path

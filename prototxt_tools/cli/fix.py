@@ -163,6 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Apply prototxt-lint's fixes to Caffe .prototxt files, by minimal edits.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    from . import add_plugin_option
+    add_plugin_option(parser)
     add_arguments(parser)
     return parser
 
@@ -171,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """The ``prototxt-fix`` console script."""
     from . import run
     args = build_parser().parse_args(argv)
-    return run(lambda: execute(args), args.debug)
+    return run(lambda: execute(args), args.debug, args.plugins)
 
 
 if __name__ == "__main__":

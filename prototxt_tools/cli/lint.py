@@ -207,7 +207,8 @@ def _walk(root: str, configs) -> list[str]:
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and
                          not configs(os.path.join(directory, d)).excludes(os.path.join(directory, d)))
         for name in sorted(names):
-            full = os.path.join(directory, name)
+            # normpath: `./x.prototxt` would reach GitHub annotations and SARIF as a path
+            full = os.path.normpath(os.path.join(directory, name))
             if name.endswith(".prototxt") and not configs(full).excludes(full):
                 out.append(full)
     return out

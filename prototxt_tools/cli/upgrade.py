@@ -57,32 +57,17 @@ def execute(args: argparse.Namespace) -> int:
 
 def _upgrade_prototxt(path: str, output: str | None) -> tuple[list, str]:
     from ..fileio import atomic_write_text
-    from ..load import load_net
-    from ..text import format_message
+    from ..load import current_format_text, load_net
 
     loaded = load_net(path)
     for warning in loaded.warnings:  # an unknown field is not in the rewritten net: say so
         print(warning, file=sys.stderr)
-    header = leading_comments(loaded.text)
-    text = header + format_message(loaded.net) + "\n"
+    text = current_format_text(loaded)
     if output is None:
         sys.stdout.write(text)
     else:
         atomic_write_text(output, text)
     return loaded.upgrade_changes, loaded.format
-
-
-def leading_comments(text: str) -> str:
-    """The comment lines at the top of a file (licence, description), with their newlines."""
-    lines = []
-    for line in text.splitlines(keepends=True):
-        if line.lstrip().startswith("#") or (lines and not line.strip()):
-            lines.append(line)
-        else:
-            break
-    while lines and not lines[-1].strip():
-        lines.pop()
-    return "".join(lines) + ("\n" if lines else "")
 
 
 def _upgrade_caffemodel(path: str, output: str | None) -> tuple[list, str]:

@@ -63,6 +63,10 @@ class FixOutcome:
     def fixed_count(self) -> int:
         return sum(a.findings for a in self.applied)
 
+    def __repr__(self) -> str:
+        return (f"<FixOutcome {self.path!r}: {self.fixed_count} fixed, {len(self.remaining)} remaining"
+                f"{'' if self.changed else ', unchanged'}>")
+
 
 def fix_text(path: str, text: str, selected: frozenset, options: LintOptions | None = None,
              unsafe_fixes: bool = False, max_rounds: int = MAX_ROUNDS) -> FixOutcome:

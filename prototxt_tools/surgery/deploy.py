@@ -25,7 +25,7 @@ from typing import Mapping
 
 from ..errors import PrototxtToolsError, ShapeError
 from ..ir import Layer, NetState
-from ..load import LoadedNet, load_net
+from ..load import LoadedNet, current_format_text, load_net
 from ..schema import caffe_pb2
 
 DATA_LAYER_TYPES = {"Data", "ImageData", "HDF5Data", "MemoryData", "WindowData", "DummyData",
@@ -91,19 +91,7 @@ def make_deploy(loaded: LoadedNet, inputs: Mapping[str, tuple] | None = None,
 
 
 def _current_format(loaded: LoadedNet, state: NetState) -> LoadedNet:
-    from ..text import format_message
-
-    text = _leading_comments(loaded.text) + format_message(loaded.net) + "\n"
-    return load_net(loaded.path, state, text=text)
-
-
-def _leading_comments(text: str) -> str:
-    lines = []
-    for line in text.splitlines(keepends=True):
-        if not line.lstrip().startswith("#") and (line.strip() or not lines):
-            break
-        lines.append(line)
-    return "".join(lines).rstrip() + "\n" if lines else ""
+    return load_net(loaded.path, state, text=current_format_text(loaded))
 
 
 class _Plan:
