@@ -165,3 +165,20 @@ def test_closed_pipe_is_quiet(tmp_path):
     proc.stderr.close()
     assert proc.wait(timeout=120) == 141
     assert err == ""
+
+
+def test_out_of_memory_is_one_line_not_a_traceback(monkeypatch, capsys):
+    """``onnx --random-weights`` of a 1.9e9-parameter net (within Caffe's INT_MAX) died with a
+    numpy _ArrayMemoryError traceback under a memory limit."""
+    import prototxt_tools.cli.shapes as shapes_cli
+    from prototxt_tools.cli import main
+
+    from conftest import SAMPLES
+
+    def too_big(args):
+        raise MemoryError("Unable to allocate 7.15 GiB for an array with shape (10000000, 192)")
+
+    monkeypatch.setattr(shapes_cli, "execute", too_big)
+    assert main(["shapes", str(SAMPLES / "tiny_convnet.prototxt")]) == 2
+    assert capsys.readouterr().err == ("prototxt-tools: error: out of memory: Unable to allocate "
+                                       "7.15 GiB for an array with shape (10000000, 192)\n")

@@ -83,6 +83,13 @@ def run(func: Callable[[], int], debug: bool, plugins: Sequence[str] = ()) -> in
         return EXIT_ERROR
     except BrokenPipeError:
         return _reader_went_away()
+    except MemoryError as exc:
+        # a net Caffe accepts can still be too big for this machine (2e9 random weights)
+        if debug:
+            raise
+        print(f"prototxt-tools: error: out of memory: {exc or 'allocation failed'}",
+              file=sys.stderr)
+        return EXIT_ERROR
     except OSError as exc:
         if debug:
             raise
