@@ -21,6 +21,7 @@ from ..errors import CaffemodelError
 from ..schema import caffe_pb2
 from . import numbers as n
 from .blobs import ScannedBlob, scan_blob
+from .filecopy import register_mapping
 from .wire import LENGTH_DELIMITED, VARINT, Field, corrupt, iter_fields, length_prefix
 
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
@@ -121,6 +122,8 @@ def _open(source: Source, writable: bool) -> tuple[memoryview, str | None]:
                 return memoryview(b""), path
             access = mmap.ACCESS_COPY if writable else mmap.ACCESS_READ
             mapped = mmap.mmap(f.fileno(), 0, access=access)
+            if not writable:  # its arrays are the file's bytes: writers may copy file to file
+                register_mapping(mapped, f.fileno())
     except OSError as error:  # missing, a directory, a FIFO mmap refuses: one typed error
         raise CaffemodelError(f"cannot read file: {error.strerror or error}", path) from None
     return memoryview(mapped), path

@@ -1,9 +1,11 @@
 """Write a caffemodel: layer parameters serialized by protobuf, blob values streamed from numpy.
 
-Each blob is written as ``shape { dim ... }`` (or legacy 4-D dims, see ``_blob``) plus one packed ``data`` field (``double_data`` for
-float64 arrays, as Caffe's ``Blob<double>::ToProto`` does) whose bytes go from the array's
-buffer straight to the file.  Lengths are computed up front, so nothing is assembled in memory
-but the small parameter bytes.  The file is replaced atomically.
+Each blob is written as ``shape { dim ... }`` (or legacy 4-D dims, see ``_blob``) plus one
+packed ``data`` field (``double_data`` for float64 arrays, as Caffe's ``Blob<double>::ToProto``
+does) whose bytes go from the array's buffer straight to the file (or, for a blob that is an
+untouched view of a read caffemodel, from that file by the kernel: :mod:`.filecopy`).  Lengths
+are computed up front, so nothing is assembled in memory but the small parameter bytes.  The
+file is replaced atomically.
 
 Layers keep the layout the net uses: ``layer`` entries (V2), or ``layers`` entries for V1 nets
 (blobs in the entry) and V0 nets (blobs in the wrapped V0 layer).  Upgrading is not our job.
@@ -23,11 +25,12 @@ from ..errors import CaffemodelError
 from ..schema import caffe_pb2
 from . import numbers as n
 from ..fileio import atomic_output
+from .filecopy import write_array
 from .reader import LayerWeights
 from .wire import VARINT, encode_tag, encode_varint, length_prefix
 
 Weights = Union[Mapping[str, Sequence[np.ndarray]], Sequence[LayerWeights]]
-Chunk = Union[bytes, memoryview]
+Chunk = Union[bytes, np.ndarray]  # arrays are written by write_array (file to file if it can)
 
 
 class _Sized:
@@ -39,7 +42,7 @@ class _Sized:
 
     def add(self, chunk: Chunk) -> None:
         self.chunks.append(chunk)
-        self.size += len(chunk) if isinstance(chunk, bytes) else chunk.nbytes
+        self.size += chunk.nbytes if isinstance(chunk, np.ndarray) else len(chunk)
 
     def add_field(self, number: int, body: "_Sized") -> None:
         """Append ``body`` as the length-delimited field ``number``."""
@@ -78,7 +81,10 @@ def write_caffemodel(path: str | os.PathLike[str], net: caffe_pb2.NetParameter,
 
 def _write(out: BinaryIO, part: _Sized) -> None:
     for chunk in part.chunks:
-        out.write(chunk)
+        if isinstance(chunk, np.ndarray):
+            write_array(out, chunk)
+        else:
+            out.write(chunk)
 
 
 def _layer_entries(net: caffe_pb2.NetParameter) -> tuple[Sequence[Message], int]:
@@ -207,9 +213,8 @@ def _blob(array: np.ndarray, name: str, index: int, legacy: bool) -> _Sized:
         shape = length_prefix(n.SHAPE_DIM, len(dims)) + dims if dims else b""
         out.add(length_prefix(n.BLOB_SHAPE, len(shape)) + shape)
     if values.size:
-        raw = memoryview(values.reshape(-1).view(np.uint8))
-        out.add(length_prefix(n.BLOB_DOUBLE_DATA if double else n.BLOB_DATA, raw.nbytes))
-        out.add(raw)
+        out.add(length_prefix(n.BLOB_DOUBLE_DATA if double else n.BLOB_DATA, values.nbytes))
+        out.add(values)
     return out
 
 
