@@ -166,7 +166,7 @@ def psroi_pooling(ctx, layer):
         in_rows = ctx.op("Where", ctx.op("Unsqueeze", rows, ctx.ints([0, 2], "axes")),
                          by_col, zero)
         sums = ctx.reduce("ReduceSum", in_rows, [3], keepdims=False)  # (D, g, g)
-        area = ctx.op("Gather", geometry.area, i)
+        area = ctx.op("Max", ctx.op("Gather", geometry.area, i), one)  # empty bins: 0 below
         mean = ctx.op("Div", sums, area)
         return [], [ctx.op("Where", ctx.op("Gather", geometry.empty, i), zero, mean)]
 
