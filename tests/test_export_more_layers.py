@@ -420,3 +420,14 @@ def test_every_type_the_shape_inference_knows_is_exported_or_refused_with_a_reas
     assert set(SHAPE_RULES) - set(EXPORTERS) - set(REFUSED) == {"Python"}  # refused by name
     assert not set(EXPORTERS) & set(REFUSED)
     assert all(len(reason) > 40 for reason in REFUSED.values())
+
+
+def test_a_plugin_exporter_replaces_a_refusal():
+    from prototxt_tools.export.registry import EXPORTERS, REFUSED, exporter
+    reason = REFUSED["Filter"]
+    try:
+        exporter("Filter")(lambda ctx, layer: None)
+        assert "Filter" not in REFUSED and "Filter" in EXPORTERS
+    finally:
+        EXPORTERS.pop("Filter", None)
+        REFUSED["Filter"] = reason

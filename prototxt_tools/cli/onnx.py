@@ -4,6 +4,7 @@ Weights come from ``--weights net.caffemodel`` (matched by layer name, as Caffe 
 seeded random ones (``--random-weights SEED``) for checking a net without trained weights.
 ``--verify`` runs the export in onnxruntime on seeded random input and compares each net output
 with OpenCV's Caffe importer on the same prototxt and weights (exit 1 beyond ``--tolerance``).
+``--optimize`` folds BatchNorm/Scale/Bias into the preceding layer and drops identities.
 onnx and onnxruntime are imported only when this command runs.
 """
 

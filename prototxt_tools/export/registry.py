@@ -51,8 +51,7 @@ def exporter(*types: str, limits: LimitsFunction | None = None, restrictions: st
     def register(function: ExportFunction) -> ExportFunction:
         entry = Exporter(tuple(types), function, limits, restrictions, fork)
         for name in types:
-            if name in REFUSED:
-                raise ValueError(f"layer type {name!r} is declared refused: {REFUSED[name]}")
+            REFUSED.pop(name, None)  # a plugin's exporter replaces a built-in refusal
             if name in EXPORTERS:
                 raise ValueError(f"ONNX exporter for layer type {name!r} registered twice "
                                  f"({EXPORTERS[name].function.__qualname__} and "
