@@ -151,3 +151,25 @@ def test_cli_optimize_writes_fewer_nodes(tmp_path, capsys):
                  "-o", str(tmp_path / "b.onnx")]) == 0
     assert "2 nodes" in capsys.readouterr().out
     onnx.checker.check_model(str(tmp_path / "b.onnx"), full_check=True)
+
+
+def _reference_nets() -> list:
+    import json
+    index = CORPUS / "caffe_reference" / "index.json"
+    return sorted(json.loads(index.read_text()).items()) if index.exists() else []
+
+
+@pytest.mark.skipif(not corpus_available(), reason="../shared/corpus is absent")
+@pytest.mark.parametrize("name,entry", _reference_nets(), ids=lambda v: v if isinstance(v, str) else "")
+def test_optimized_reference_nets_still_match_real_caffe(name: str, entry: dict):
+    """The nets real Caffe ran (caffe_reference): folded exports match its outputs too."""
+    data = np.load(CORPUS / "caffe_reference" / name / entry["outputs"])
+    folded = export_onnx(str(CORPUS / entry["prototxt"]), str(CORPUS / entry["weights"]),
+                         optimize=True)
+    feeds = {k[6:]: data[k] for k in data.files if k.startswith("input:")}
+    ours = run_onnxruntime(folded.serialize(), feeds)
+    outputs = [k for k in data.files if k.startswith("output:")]
+    assert outputs
+    for key in outputs:
+        assert ours[key[7:]].shape == data[key].shape, key
+        assert relative_error(ours[key[7:]], data[key]) < 1e-4, key

@@ -4,6 +4,7 @@
     exported = export_onnx("deploy.prototxt", "net.caffemodel", opset=17)
     exported.save("net.onnx")                 # external data automatically above 2 GiB
     onnx_bytes = exported.serialize()         # for onnxruntime.InferenceSession
+    folded = export_onnx("deploy.prototxt", "net.caffemodel", optimize=True)  # BN/Scale folded
 
 One exporter per Caffe layer type (:mod:`.registry`); the families live in :mod:`.nn`,
 :mod:`.pooling`, :mod:`.activations`, :mod:`.normalization`, :mod:`.tensor`, :mod:`.resize`,
