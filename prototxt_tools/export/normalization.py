@@ -166,10 +166,10 @@ def _bn_fork(param) -> str | None:
 
 def _bn_limits(param):
     if _bn_fork(param) is None:
-        yield (("type",), "bn_param sets none of SegNet's fields (bn_mode, scale_filler, "
-                          "shift_filler) nor PSPNet's (slope_filler, bias_filler, momentum, eps, "
-                          "frozen), so which fork's BN is meant (2 or 4 blobs; batch or stored "
-                          "statistics) is unknown: set one of them")
+        yield (("bn_param",), "bn_param sets none of SegNet's fields (bn_mode, scale_filler, "
+                              "shift_filler) nor PSPNet's (slope_filler, bias_filler, momentum, "
+                              "eps, frozen), so which fork's BN is meant (2 or 4 blobs; batch or "
+                              "stored statistics) is unknown: set one of them")
 
 
 @exporter("BN", limits=_bn_limits,
@@ -205,6 +205,8 @@ def _segnet_bn(ctx, layer):
     if layer.param.bn_param.bn_mode == 1:  # INFERENCE: statistics already folded in
         scaled = ctx.op("Mul", x, _per_channel(ctx, scale, 4, "scale"))
         ctx.op("Add", scaled, _per_channel(ctx, shift, 4, "shift"), out=ctx.top(layer))
+        if extra:
+            ctx.guard_batch_axis(0, ("top", 1), "the (1, C, 1, 1) batch-statistics tops: each")
         for name in extra:  # never written in this mode: Caffe's zero-filled blobs
             ctx.op("Identity", ctx.const(np.zeros((1, top[1], 1, 1), f32), "unset"), out=name)
         return

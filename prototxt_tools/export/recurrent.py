@@ -34,7 +34,7 @@ def _step_input(ctx, transformed: str, cont: str, i: str) -> tuple:
     return ctx.op("Gather", transformed, i, axis=0), ctx.op("Gather", cont, i, axis=0)
 
 
-def _recurrent_limits(ctx, layer) -> None:
+def _refuse_dynamic_batch(ctx, layer) -> None:
     ctx.guard_batch_axis(0, ("bottom", 0), f"{layer.type} (axis 0 is time)")
 
 
@@ -42,7 +42,7 @@ def _recurrent_limits(ctx, layer) -> None:
 def lstm(ctx, layer):
     """i, f, o, g = gates of W_hc (cont_t h_{t-1}) + W_xc x_t + b_c [+ W_xc_static x_static];
     c_t = cont_t sigmoid(f) c_{t-1} + sigmoid(i) tanh(g); h_t = sigmoid(o) tanh(c_t)."""
-    _recurrent_limits(ctx, layer)
+    _refuse_dynamic_batch(ctx, layer)
     weights = ctx.weights(layer)
     static_weight = weights[2] if len(weights) == 4 else None
     w_hc = ctx.const(weights[-1].T, "W_hc")
@@ -77,7 +77,7 @@ def lstm(ctx, layer):
 def rnn(ctx, layer):
     """h_t = tanh(W_hh (cont_t h_{t-1}) + W_xh x_t + b_h [+ W_xh_static x_static]);
     o_t = tanh(W_ho h_t + b_o)."""
-    _recurrent_limits(ctx, layer)
+    _refuse_dynamic_batch(ctx, layer)
     weights = ctx.weights(layer)
     static_weight = weights[2] if len(weights) == 6 else None
     w_hh, w_ho, b_o = weights[-3:]
