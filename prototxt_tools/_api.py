@@ -170,13 +170,16 @@ def _fix_in_place(path: str, selected: frozenset, options, unsafe_fixes: bool) -
 
 def to_onnx(net: "LoadedNet | str | os.PathLike[str]", weights=None, *,
             random_seed: int | None = None, opset: int | None = None,
-            dynamic_batch: bool = False, inputs: Inputs | None = None) -> "ExportedModel":
+            dynamic_batch: bool = False, inputs: Inputs | None = None,
+            optimize: bool = False) -> "ExportedModel":
     """Export to ONNX with Caffe's exact semantics (imports onnx; ``pip install
     prototxt-tools[onnx]``).
 
     ``weights`` is a caffemodel path or a :class:`CaffeModel` (matched by layer name, as Caffe
     does); without one, ``random_seed`` makes seeded weights.  The whole net is refused up
     front (UnsupportedError listing every layer) when a layer cannot be exported exactly.
+    ``optimize`` folds BatchNorm/Scale/Bias into the preceding convolution or inner product and
+    drops identities (outputs equal within float rounding).
 
     >>> exported = to_onnx("samples/tiny_convnet.prototxt", "samples/tiny_convnet.caffemodel")
     >>> written = exported.save("tiny.onnx")                    # doctest: +SKIP
@@ -189,7 +192,7 @@ def to_onnx(net: "LoadedNet | str | os.PathLike[str]", weights=None, *,
         weights = os.fspath(weights)
     loaded = load(net) if isinstance(net, (str, os.PathLike)) else net
     return export_onnx(loaded, weights, random_seed=random_seed, opset=opset or DEFAULT_OPSET,
-                       dynamic_batch=dynamic_batch,
+                       dynamic_batch=dynamic_batch, optimize=optimize,
                        input_shapes={k: tuple(v) for k, v in (inputs or {}).items()})
 
 

@@ -23,7 +23,7 @@ def _shape_coverage() -> str:
 
 def _support_matrix() -> str:
     """One row per Caffe layer type: does shape inference know it, does ONNX export take it."""
-    from .export import EXPORTERS
+    from .export import EXPORTERS, REFUSED
     from .shapes import SHAPE_RULES
 
     rows = ["| Caffe layer type | defined by | shapes | ONNX export | restrictions |",
@@ -36,7 +36,9 @@ def _support_matrix() -> str:
             notes.append(f"shapes: {shape.restrictions}")
         if export and export.restrictions:
             notes.append(f"ONNX: {export.restrictions}")
-        cells = [f"`{name}`", fork, "yes" if shape else "no", "yes" if export else "no (refused up front)",
+        elif not export and name in REFUSED:
+            notes.append(f"ONNX refuses: {REFUSED[name].split(';')[0]}")
+        cells = [f"`{name}`", fork, "yes" if shape else "no", "yes" if export else "refused",
                  "; ".join(notes)]
         rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(rows) + "\n"

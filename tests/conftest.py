@@ -34,3 +34,13 @@ def corpus() -> Path:
     if not corpus_available():
         pytest.skip("../shared/corpus is absent")
     return CORPUS
+
+
+def pytest_collection_modifyitems(config, items):
+    """Long sweeps (marked ``slow``) run only when asked for: ``pytest -m slow``."""
+    if "slow" in (config.getoption("markexpr") or ""):
+        return
+    skip = pytest.mark.skip(reason="long sweep: run with -m slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

@@ -41,6 +41,11 @@ class ExportedModel:
     input_shapes: dict = field(default_factory=dict)  # tensor name -> tuple
     caffe_weights: dict = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        g = self.model.graph
+        return (f"<ExportedModel: {len(g.node)} nodes, inputs {', '.join(i.name for i in g.input)}, "
+                f"outputs {', '.join(o.name for o in g.output)}, {self.weight_bytes:,} bytes of weights>")
+
     @property
     def weight_bytes(self) -> int:
         return sum(array.nbytes for _, array in self.initializers)
