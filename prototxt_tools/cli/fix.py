@@ -88,7 +88,9 @@ def execute(args: argparse.Namespace) -> int:
         print(f"prototxt-fix: note: {note}", file=sys.stderr)
     errors += [r.error for r in results if r.error]
     report = _report_diff if args.diff else _report_fixes
-    code = report([r for r in results if r.outcome is not None])
+    fixed = [r for r in results if r.outcome is not None]
+    # "All checks passed!" only when something was checked and nothing could not be read
+    code = report(fixed) if fixed or not errors else EXIT_OK
     for message in errors:
         print(message, file=sys.stderr)
     return EXIT_ERROR if errors else code

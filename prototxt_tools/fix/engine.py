@@ -69,11 +69,15 @@ class FixOutcome:
 
 
 def fix_text(path: str, text: str, selected: frozenset, options: LintOptions | None = None,
-             unsafe_fixes: bool = False, max_rounds: int = MAX_ROUNDS) -> FixOutcome:
-    """Fix ``text`` (the content of ``path``).  Raises the load error (ParseError,
-    UpgradeError) when the original does not load, FixInternalError when a fix breaks it."""
+             unsafe_fixes: bool = False, max_rounds: int = MAX_ROUNDS,
+             raw: bytes | None = None) -> FixOutcome:
+    """Fix ``text`` (the content of ``path``; ``raw`` its bytes when read from a file).  Raises
+    the load error (ParseError, UpgradeError) when the original does not load,
+    FixInternalError when a fix breaks it."""
     options = options or LintOptions()
-    load_net(path, options.state, text=text)  # a file we cannot read is not ours to fix
+    # a file we cannot read is not ours to fix; checked on the bytes when we have them, since
+    # a string field that is not UTF-8 is an error there that the decoded text would hide
+    load_net(path, options.state, text=raw if raw is not None else text)
     current = text
     rounds: list[tuple[list, list]] = []  # per round: (edits applied, AppliedFix records)
     for number in range(1, max_rounds + 2):

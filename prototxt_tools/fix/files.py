@@ -46,7 +46,7 @@ def fix_path(path: str, selected: frozenset, options: LintOptions | None = None,
         return FileFix(path, error=f"{path}: error: cannot read file: {exc.strerror or exc}")
     text, encoding, _ = decode_prototxt(data)
     try:
-        outcome = fix_text(path, text, selected, options, unsafe_fixes)
+        outcome = fix_text(path, text, selected, options, unsafe_fixes, raw=data)
     except PrototxtToolsError as exc:
         return FileFix(path, error=str(exc))
     result = FileFix(path, outcome)
