@@ -184,10 +184,9 @@ def to_onnx(net: "LoadedNet | str | os.PathLike[str]", weights=None, *,
     >>> exported = to_onnx("samples/tiny_convnet.prototxt", "samples/tiny_convnet.caffemodel")
     >>> written = exported.save("tiny.onnx")                    # doctest: +SKIP
     """
+    from .plugins import load_entry_point_plugins
+    load_entry_point_plugins()  # before the import below hands their exporters to it
     from .export import DEFAULT_OPSET, export_onnx
-    from .plugins import load_entry_point_plugins, register_pending_exporters
-    load_entry_point_plugins()
-    register_pending_exporters()
     if weights is not None and isinstance(weights, os.PathLike):
         weights = os.fspath(weights)
     loaded = load(net) if isinstance(net, (str, os.PathLike)) else net

@@ -20,6 +20,12 @@ from .context import ExportContext, LayerUnsupported
 from .model import ExportedModel
 from .registry import EXPORTERS, REFUSED, Exporter, exporter, supported, supported_markdown
 
+from ..plugins import register_pending_exporters as _register_plugin_exporters
+
+# exporters that plugins registered before this package was imported (they wait so that a
+# plugin never makes the linter import onnx); direct export_onnx users get them too
+_register_plugin_exporters()
+
 SUPPORTED: dict = supported()  # Caffe layer type -> restrictions note
 
 __all__ = ["DEFAULT_OPSET", "EXPORTERS", "REFUSED", "ExportContext", "ExportedModel", "Exporter",
