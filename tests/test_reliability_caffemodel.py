@@ -26,7 +26,6 @@ from prototxt_tools.caffemodel import CaffemodelError, read_caffemodel
 from prototxt_tools.errors import PrototxtToolsError
 from prototxt_tools.schema import caffe_pb2
 
-from _reliability import skip_slow_unless_selected  # noqa: F401  (autouse fixture)
 from conftest import CORPUS, SAMPLES, corpus_available, corpus_files
 
 SMALL = 20_000            # files below this are cut at every offset

@@ -30,7 +30,6 @@ from google.protobuf import text_format
 from prototxt_tools.caffemodel import write_caffemodel
 from prototxt_tools.schema import caffe_pb2
 
-from _reliability import skip_slow_unless_selected  # noqa: F401  (autouse fixture)
 from conftest import REPO
 
 NET = """name: "big"

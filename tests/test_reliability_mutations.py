@@ -32,7 +32,6 @@ from prototxt_tools.lint.runner import lint_source
 from prototxt_tools.load import load_net
 from prototxt_tools.text import Editor
 
-from _reliability import skip_slow_unless_selected  # noqa: F401  (autouse fixture)
 from conftest import CORPUS, corpus_available
 
 CODES = default_codes()

@@ -36,7 +36,6 @@ from prototxt_tools.shapes import ShapeUnknown
 from prototxt_tools.shapes.network import infer_shapes
 from prototxt_tools.text import format_message, parse_prototxt
 
-from _reliability import skip_slow_unless_selected  # noqa: F401  (autouse fixture)
 
 CODES = default_codes()
 FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
