@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from math import prod
-from typing import BinaryIO, Union
+from typing import BinaryIO, Callable, Union
 
 import numpy as np
 from google.protobuf.message import Message
@@ -52,8 +52,12 @@ class _Sized:
 
 
 def write_caffemodel(path: str | os.PathLike[str], net: caffe_pb2.NetParameter,
-                     weights: Weights | None = None, *, durable: bool = True) -> None:
+                     weights: Weights | None = None, *, durable: bool = True,
+                     progress: Callable[[int, int], None] | None = None) -> None:
     """Write ``net`` with ``weights`` as a binary caffemodel at ``path`` (atomically).
+
+    ``progress(bytes written, total bytes)`` is called as the file is written (see
+    :class:`prototxt_tools.progress.TerminalProgress`).
 
     ``weights`` maps layer names to their blobs, or is a list of :class:`LayerWeights` matched
     to the net's layers in order (as ``CaffeModel.layers``).  A layer with weights gets exactly
@@ -75,16 +79,35 @@ def write_caffemodel(path: str | os.PathLike[str], net: caffe_pb2.NetParameter,
         error.path = os.fspath(path)
         raise
     with atomic_output(path, durable=durable) as out:
-        for part in body:
-            _write(out, part)
+        _write(out, body, progress)
 
 
-def _write(out: BinaryIO, part: _Sized) -> None:
-    for chunk in part.chunks:
-        if isinstance(chunk, np.ndarray):
-            write_array(out, chunk)
-        else:
-            out.write(chunk)
+def _write(out: BinaryIO, body: list[_Sized], progress) -> None:
+    total = sum(part.size for part in body)
+    written = 0
+    for chunk in (chunk for part in body for chunk in part.chunks):
+        for piece in _pieces(chunk):
+            if isinstance(piece, np.ndarray):
+                write_array(out, piece)
+                written += piece.nbytes
+            else:
+                out.write(piece)
+                written += len(piece)
+            if progress is not None:
+                progress(written, total)
+
+
+# Big blobs are written in slices of this many bytes, so progress moves within them.
+_SLICE_BYTES = 64 * 2**20
+
+
+def _pieces(chunk: Chunk) -> list[Chunk]:
+    """The chunk, or a big array's contiguous slices (views: still file regions)."""
+    if not isinstance(chunk, np.ndarray) or chunk.nbytes <= _SLICE_BYTES:
+        return [chunk]
+    flat = chunk.reshape(-1)
+    step = max(1, _SLICE_BYTES // flat.itemsize)
+    return [flat[i:i + step] for i in range(0, flat.size, step)]
 
 
 def _layer_entries(net: caffe_pb2.NetParameter) -> tuple[Sequence[Message], int]:

@@ -72,6 +72,7 @@ def _upgrade_prototxt(path: str, output: str | None) -> tuple[list, str]:
 
 def _upgrade_caffemodel(path: str, output: str | None) -> tuple[list, str]:
     from ..caffemodel import LayerWeights, read_caffemodel, write_caffemodel
+    from ..progress import TerminalProgress
     from ..upgrade import upgrade_caffemodel_net
 
     if output is None:
@@ -85,5 +86,6 @@ def _upgrade_caffemodel(path: str, output: str | None) -> tuple[list, str]:
             weights.append(LayerWeights(layer.name, layer.type, model.layers[origin[1]].blobs))
         else:
             weights.append(LayerWeights(layer.name, layer.type, []))
-    write_caffemodel(output, result.net, weights)
+    with TerminalProgress(f"writing {output}") as progress:
+        write_caffemodel(output, result.net, weights, progress=progress)
     return list(result.changes), result.source_format

@@ -122,29 +122,32 @@ def _as_fc_matrix(conversion: FcConversion, weight, path: str | None) -> np.ndar
 
 
 def write_fc_to_conv_weights(weights_in: str, weights_out: str, result: FcToConvResult,
-                             force: bool = False) -> list:
+                             force: bool = False, progress=None) -> list:
     """Read ``weights_in``, convert, write ``weights_out`` atomically; returns notes.
 
-    Refuses (PrototxtToolsError) to replace ``weights_in`` itself unless ``force``."""
+    Refuses (PrototxtToolsError) to replace ``weights_in`` itself unless ``force``.
+    ``progress(done, total)`` follows the write (a
+    :class:`prototxt_tools.progress.TerminalProgress`)."""
     if not force and same_file(weights_in, weights_out):
         raise PrototxtToolsError("--weights-out is the input caffemodel; write the converted "
                                  "weights to a new file (or pass --force to replace it)",
                                  weights_out)
     model = read_caffemodel(weights_in)
     net, weights, notes = convert_fc_weights(model, result)
-    write_caffemodel(weights_out, net, weights)
+    write_caffemodel(weights_out, net, weights, progress=progress)
     return notes
 
 
 
 def fc_to_conv_files(net_path: str, output: str | None = None, weights: str | None = None,
                      weights_out: str | None = None, inputs=None, state=None,
-                     force: bool = False) -> tuple[FcToConvResult, list]:
+                     force: bool = False, progress=None) -> tuple[FcToConvResult, list]:
     """The whole command: convert ``net_path`` and write it to ``output`` (None/``-``: standard
     output), and with ``weights`` write the converted caffemodel to ``weights_out``.
 
     Nothing is written unless everything converts; inputs are never replaced unless ``force``.
-    Returns the result and the notes to show the user (what changed, why names are kept)."""
+    Returns the result and the notes to show the user (what changed, why names are kept).
+    ``progress(done, total)`` follows the write of the weights."""
     from ..load import load_net
     from .fc_to_conv import convert_fc_to_conv
     from .output import refuse_overwriting, write_net_text
@@ -160,7 +163,7 @@ def fc_to_conv_files(net_path: str, output: str | None = None, weights: str | No
     result.warnings = list(loaded.warnings)
     notes = [c.describe() for c in result.conversions] + list(result.notes)
     if weights is not None:
-        notes += write_fc_to_conv_weights(weights, weights_out, result, force)
+        notes += write_fc_to_conv_weights(weights, weights_out, result, force, progress)
         if result.conversions:
             notes.append(NAMES_KEPT)
     elif result.conversions:
