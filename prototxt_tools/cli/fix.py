@@ -24,7 +24,8 @@ from ..ir import NetState
 from ..lint.context import LintOptions
 from ..lint.registry import all_rules
 from ..lint.selection import SelectionLevel, parse_selectors
-from .lint import _config_source, _input_overrides, _selected, discover
+from .lint import (_config_source, _input_overrides, _selected, add_net_options,
+                   add_selection_options, discover)
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -46,26 +47,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="write the fixed text of the one input file to OUT")
     p.add_argument("--unsafe-fixes", action="store_true",
                    help="also apply fixes that change the net's meaning or its weights' shapes")
-    sel = p.add_argument_group("rule selection (as prototxt-lint)")
-    sel.add_argument("--select", action="append", metavar="CODES",
-                     help="rules whose findings are fixed and reported")
-    sel.add_argument("--extend-select", action="append", metavar="CODES",
-                     help="rules to add to the selection")
-    sel.add_argument("--ignore", action="append", metavar="CODES", help="rules to leave out")
-    sel.add_argument("--config", metavar="FILE",
-                     help="use this pyproject.toml / setup.cfg instead of discovering one")
-    sel.add_argument("--isolated", action="store_true", help="ignore configuration files")
-    net = p.add_argument_group("net state and inputs (as prototxt-lint)")
-    net.add_argument("--phase", choices=("TRAIN", "TEST"), default="TEST", type=str.upper,
-                     help="net phase the layers are filtered for (default: TEST)")
-    net.add_argument("--stage", action="append", default=[], metavar="NAME",
-                     help="net stage (repeatable)")
-    net.add_argument("--level", type=int, default=0, help="net level (default: 0)")
-    net.add_argument("--weights", metavar="CAFFEMODEL",
-                     help="the net's weights: fixes that would no longer fit them are unsafe")
-    net.add_argument("--input", action="append", default=[], metavar="NAME=DIMS",
-                     help="shape of net input NAME, e.g. data=1,3,384,384 (one net only)")
-
+    add_selection_options(p, "rule selection (as prototxt-lint)",
+                          "rules whose findings are fixed and reported")
+    add_net_options(p, "net state and inputs (as prototxt-lint)",
+                    "the net's weights: fixes that would no longer fit them are unsafe",
+                    "shape of net input NAME, e.g. data=1,3,384,384 (one net only)")
 
 def execute(args: argparse.Namespace) -> int:
     rules = all_rules()

@@ -36,26 +36,12 @@ class UsageError(PrototxtToolsError):
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="*", metavar="PATH",
                    help="files, directories (searched for *.prototxt) or globs; default: .")
-    sel = p.add_argument_group("rule selection (codes, prefixes such as E1, or ALL)")
-    sel.add_argument("--select", action="append", metavar="CODES",
-                     help="rules to check (replaces the default set and the config's)")
-    sel.add_argument("--extend-select", action="append", metavar="CODES",
-                     help="rules to check in addition")
-    sel.add_argument("--ignore", action="append", metavar="CODES", help="rules not to check")
-    sel.add_argument("--config", metavar="FILE",
-                     help="use this pyproject.toml / setup.cfg instead of discovering one")
-    sel.add_argument("--isolated", action="store_true", help="ignore configuration files")
-    net = p.add_argument_group("net state and inputs")
-    net.add_argument("--phase", choices=("TRAIN", "TEST"), default="TEST", type=str.upper,
-                     help="net phase the layers are filtered for (default: TEST)")
-    net.add_argument("--stage", action="append", default=[], metavar="NAME",
-                     help="net stage (repeatable)")
-    net.add_argument("--level", type=int, default=0, help="net level (default: 0)")
-    net.add_argument("--weights", metavar="CAFFEMODEL",
-                     help="weights for the weight rules (lint a single net)")
-    net.add_argument("--input", action="append", default=[], metavar="NAME=DIMS",
-                     help="shape of net input NAME for the shape rules, e.g. data=1,3,384,384 "
-                          "(repeatable; lint a single net)")
+    add_selection_options(p, "rule selection (codes, prefixes such as E1, or ALL)",
+                          "rules to check (replaces the default set and the config's)")
+    add_net_options(p, "net state and inputs",
+                    "weights for the weight rules (lint a single net)",
+                    "shape of net input NAME for the shape rules, e.g. data=1,3,384,384 "
+                    "(repeatable; lint a single net)")
     out = p.add_argument_group("output")
     out.add_argument("--format", "--output-format", dest="format", default="text",
                      choices=sorted(FORMATTERS), help="output format (default: text)")
@@ -68,6 +54,31 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     info.add_argument("--list-rules", action="store_true", help="list every rule and exit")
     p.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
                    help="lint N files in parallel (0: one per CPU); output order is unchanged")
+
+
+def add_selection_options(p: argparse.ArgumentParser, title: str, select_help: str) -> None:
+    """--select/--extend-select/--ignore/--config/--isolated, shared with prototxt-fix."""
+    sel = p.add_argument_group(title)
+    sel.add_argument("--select", action="append", metavar="CODES", help=select_help)
+    sel.add_argument("--extend-select", action="append", metavar="CODES",
+                     help="rules to add to the selection")
+    sel.add_argument("--ignore", action="append", metavar="CODES", help="rules to leave out")
+    sel.add_argument("--config", metavar="FILE",
+                     help="use this pyproject.toml / setup.cfg instead of discovering one")
+    sel.add_argument("--isolated", action="store_true", help="ignore configuration files")
+
+
+def add_net_options(p: argparse.ArgumentParser, title: str, weights_help: str,
+                    input_help: str) -> None:
+    """--phase/--stage/--level/--weights/--input, shared with prototxt-fix."""
+    net = p.add_argument_group(title)
+    net.add_argument("--phase", choices=("TRAIN", "TEST"), default="TEST", type=str.upper,
+                     help="net phase the layers are filtered for (default: TEST)")
+    net.add_argument("--stage", action="append", default=[], metavar="NAME",
+                     help="net stage (repeatable)")
+    net.add_argument("--level", type=int, default=0, help="net level (default: 0)")
+    net.add_argument("--weights", metavar="CAFFEMODEL", help=weights_help)
+    net.add_argument("--input", action="append", default=[], metavar="NAME=DIMS", help=input_help)
 
 
 def execute(args: argparse.Namespace) -> int:
