@@ -9,11 +9,15 @@ report our peak, not its own.  The launcher itself is ~8 MB, the floor of the RS
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +48,14 @@ class Run:
     stderr: str
 
 
+@functools.lru_cache(maxsize=None)
+def neutral_cwd() -> str:
+    """An empty folder for children to run in (deleted at exit)."""
+    folder = tempfile.mkdtemp(prefix="bench-cwd-")
+    atexit.register(shutil.rmtree, folder, True)
+    return folder
+
+
 def child_env(repo: Path | str | None = REPO, pycache: str | None = None) -> dict:
     """The environment of measured children: ``repo`` on PYTHONPATH (None: nothing added).
 
@@ -61,8 +73,12 @@ def child_env(repo: Path | str | None = REPO, pycache: str | None = None) -> dic
 
 def run_measured(argv: list[str], env: dict | None = None, cwd: str | None = None,
                  timeout: float | None = None) -> Run:
-    """Run ``argv`` (a program on PATH or a path) through the launcher; raise CommandFailed."""
+    """Run ``argv`` (a program on PATH or a path) through the launcher; raise CommandFailed.
+
+    ``cwd`` defaults to an empty folder, never this checkout: ``python -m`` puts the current
+    directory first on sys.path, ahead of the PYTHONPATH that names the checkout measured."""
     environment = env if env is not None else child_env()
+    cwd = cwd if cwd is not None else neutral_cwd()
     done = subprocess.run([sys.executable, "-S", "-c", _LAUNCHER, *argv], capture_output=True,
                           text=True, env=environment, cwd=cwd, timeout=timeout)
     report = [line for line in done.stdout.splitlines() if line.startswith("@@ ")]
@@ -108,6 +124,7 @@ class Command:
     cleanup: tuple = ()
     timeout: float | None = None
     check: object = None  # callable(Run) -> error text or None, before cleanup
+    cwd: str | None = None
 
 
 def measure_rounds(commands: list[Command], repeat: int, log=None) -> list[Measurement]:
@@ -120,7 +137,8 @@ def measure_rounds(commands: list[Command], repeat: int, log=None) -> list[Measu
             if result.note:
                 continue
             try:
-                run = run_measured(command.argv, env=command.env, timeout=command.timeout)
+                run = run_measured(command.argv, env=command.env, cwd=command.cwd,
+                                   timeout=command.timeout)
                 error = command.check(run) if command.check else None
                 if error:
                     result.note = error

@@ -72,7 +72,7 @@ def batch_one(source: Path, target: Path) -> None:
 
 def has_optimize(env: dict) -> bool:
     help_text = subprocess.run(h.python_cli("onnx", "--help"), capture_output=True, text=True,
-                               env=env).stdout
+                               env=env, cwd=h.neutral_cwd()).stdout
     return "--optimize" in help_text
 
 
