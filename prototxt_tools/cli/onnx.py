@@ -46,6 +46,7 @@ def execute(args: argparse.Namespace) -> int:
     from ..export import DEFAULT_OPSET, export_onnx
     from ..ir import NetState
     from ..load import load_net
+    from ..progress import TerminalProgress
     from ..shapes.network import parse_input_override
 
     try:
@@ -59,7 +60,8 @@ def execute(args: argparse.Namespace) -> int:
                            opset=args.opset or DEFAULT_OPSET, dynamic_batch=args.dynamic_batch,
                            input_shapes=overrides, optimize=args.optimize)
     external = {"auto": None, "always": True, "never": False}[args.external_data]
-    written = exported.save(args.output, external_data=external)
+    with TerminalProgress(f"writing {args.output}") as progress:
+        written = exported.save(args.output, external_data=external, progress=progress)
     print(f"wrote {', '.join(written)} (opset {args.opset or DEFAULT_OPSET}, "
           f"{len(exported.model.graph.node)} nodes, {exported.weight_bytes:,} bytes of weights)")
     if not args.verify:

@@ -21,7 +21,9 @@ import onnx
 from onnx import TensorProto, numpy_helper
 
 from ..errors import UnsupportedError
+from ..caffemodel.filecopy import write_array
 from ..fileio import atomic_output
+from .stream import write_model
 
 # Protobuf refuses messages of 2 GiB and more; keep 64 MiB for the graph itself.
 EMBED_LIMIT = 2**31 - 2**26
@@ -69,28 +71,46 @@ class ExportedModel:
         return proto.SerializeToString()
 
     def save(self, path: str | os.PathLike, external_data: bool | None = None,
-             embed_limit: int | None = None) -> list:
+             embed_limit: int | None = None, progress=None) -> list:
         """Write the model (atomically); external data when asked, or automatically when the
         weights exceed ``embed_limit`` bytes (default: what one protobuf message can hold,
-        2 GiB less 64 MiB for the graph).  Returns the paths written."""
+        2 GiB less 64 MiB for the graph).  ``progress(done, total)`` follows the weights'
+        bytes (:class:`prototxt_tools.progress.TerminalProgress`).  Returns the paths written."""
         path = os.fspath(path)
         if external_data is None:
             limit = EMBED_LIMIT if embed_limit is None else embed_limit
             external_data = self.weight_bytes > limit
         if not external_data:
-            data = self.serialize()
+            self._check_embedded()
             with atomic_output(path) as out:
-                out.write(data)
+                write_model(out, self.model, self.initializers, progress)
             return [path]
-        return self._save_external(path)
+        return self._save_external(path, progress)
 
-    def _save_external(self, path: str) -> list:
+    def _check_embedded(self) -> None:
+        """The full checker on the model with its large initializers as external references
+        to an empty stub file: every node, type and shape is checked (initializer dims too, by
+        shape inference) without a second copy of the weights in memory."""
+        if self.weight_bytes > EMBED_LIMIT:
+            self.to_proto()  # raises the UnsupportedError
+        with tempfile.TemporaryDirectory(prefix="prototxt-tools-check-") as directory:
+            open(os.path.join(directory, "stub.data"), "wb").close()
+            proto = onnx.ModelProto()
+            proto.CopyFrom(self.model)
+            proto.graph.initializer.extend(_referenced_tensors(self.initializers, "stub.data"))
+            model_path = os.path.join(directory, "model.onnx")
+            with open(model_path, "wb") as f:
+                f.write(proto.SerializeToString())
+            onnx.checker.check_model(model_path, full_check=True)
+
+    def _save_external(self, path: str, progress=None) -> list:
         data_name = os.path.basename(path) + ".data"
         data_path = os.path.join(os.path.dirname(os.path.abspath(path)), data_name)
         proto = onnx.ModelProto()
         proto.CopyFrom(self.model)
         with atomic_output(data_path) as out:
-            proto.graph.initializer.extend(_write_tensors(self.initializers, out, data_name))
+            proto.graph.initializer.extend(_write_tensors(self.initializers, out, data_name,
+                                                          progress))
         model_bytes = proto.SerializeToString()
         _check_beside(model_bytes, data_path)
         with atomic_output(path) as out:
@@ -98,23 +118,34 @@ class ExportedModel:
         return [path, data_path]
 
 
-def _write_tensors(initializers: list, out: BinaryIO, location: str) -> list:
+def _write_tensors(initializers: list, out: BinaryIO, location: str, progress=None) -> list:
     """TensorProtos for ``initializers``: large ones streamed to ``out`` and referenced."""
+    large = [array for _, array in initializers if array.nbytes >= EXTERNAL_MIN_BYTES]
+    total, done = sum(array.nbytes for array in large), 0
+    for array in large:
+        write_array(out, np.ascontiguousarray(array, array.dtype.newbyteorder("<")))
+        done += array.nbytes
+        if progress is not None:
+            progress(done, total)
+    return _referenced_tensors(initializers, location)
+
+
+def _referenced_tensors(initializers: list, location: str) -> list:
+    """TensorProtos for ``initializers``: small ones inline, large ones referencing their
+    bytes in ``location``, one after the other in the order given."""
     tensors, offset = [], 0
     for name, array in initializers:
         if array.nbytes < EXTERNAL_MIN_BYTES:
             tensors.append(numpy_helper.from_array(array, name))
             continue
-        contiguous = np.ascontiguousarray(array, array.dtype.newbyteorder("<"))
-        out.write(memoryview(contiguous).cast("B"))
         tensor = TensorProto(name=name, data_type=_onnx_type(array.dtype),
                              dims=list(array.shape), data_location=TensorProto.EXTERNAL)
         for key, value in (("location", location), ("offset", str(offset)),
-                           ("length", str(contiguous.nbytes))):
+                           ("length", str(array.nbytes))):
             entry = tensor.external_data.add()
             entry.key, entry.value = key, value
         tensors.append(tensor)
-        offset += contiguous.nbytes
+        offset += array.nbytes
     return tensors
 
 
