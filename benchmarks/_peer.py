@@ -53,9 +53,26 @@ def install(directory: Path, base_python: str | None = None) -> Peer | str:
                         f"onnx {onnx})")
 
 
-def convert_argv(peer: Peer, prototxt: str, caffemodel: str, onnx_path: str) -> list[str]:
-    return [peer.python, "-m", "caffe2onnx.convert", "--prototxt", prototxt,
-            "--caffemodel", caffemodel, "--onnx", onnx_path]
+# caffe2onnx leaves the opset to onnx.helper.make_model: opset 11 with the onnx 1.6 it pins,
+# the newest one (19) with the onnx 1.14 we can install, under which some of its nodes are
+# invalid (Dropout's ``ratio`` attribute became an input in opset 12: onnxruntime refuses
+# GoogLeNet).  With ``opset=11`` it runs with make_model defaulting to opset 11 as it did
+# under its own pin; nothing else changes.
+_WITH_OPSET = ("import runpy, sys\nimport onnx.helper as helper\nmake_model = helper.make_model\n"
+               "def pinned(graph, **kwargs):\n"
+               "    kwargs.setdefault('opset_imports', [helper.make_opsetid('', {opset})])\n"
+               "    return make_model(graph, **kwargs)\n"
+               "helper.make_model = pinned\nsys.argv[0] = 'caffe2onnx.convert'\n"
+               "runpy.run_module('caffe2onnx.convert', run_name='__main__', alter_sys=True)\n")
+
+
+def convert_argv(peer: Peer, prototxt: str, caffemodel: str, onnx_path: str,
+                 opset: int | None = None) -> list[str]:
+    """caffe2onnx's own command line; with ``opset`` the model gets that opset (see above)."""
+    args = ["--prototxt", prototxt, "--caffemodel", caffemodel, "--onnx", onnx_path]
+    if opset is None:
+        return [peer.python, "-m", "caffe2onnx.convert", *args]
+    return [peer.python, "-c", _WITH_OPSET.format(opset=opset), *args]
 
 
 def failure(stdout: str, onnx_path: str) -> str | None:

@@ -6,7 +6,8 @@ For ResNet-50 and GoogLeNet (deploy prototxts of the shared corpus, batch 1) the
 caffemodel of seeded random weights (BatchNorm variances positive, Scale factors near 1), exports
 it with ``prototxt-tools onnx`` (default, and ``--optimize`` when the command has it) and with
 caffe2onnx 2.0.1 (a virtual environment in the working folder, see ``_peer.py``; the column is
-skipped with a message when it cannot be installed), then times each model in onnxruntime:
+skipped with a message when it cannot be installed; its models get opset 11, what it produces
+under the onnx 1.6 it pins), then times each model in onnxruntime:
 a fresh process per model and round (CPU provider, ``--threads`` intra-op threads, onnxruntime's
 default graph optimizations), ``--runs`` timed runs after 5 warm-up runs, their median; the
 table gives the median over ``--rounds`` rounds, which run the models in turn so machine noise
@@ -58,6 +59,9 @@ print(json.dumps(statistics.median(times)))
 """
 
 
+PEER_OPSET = 11  # what caffe2onnx 2.0.1 produces with its pinned onnx 1.6 (see _peer.py)
+
+
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -92,7 +96,8 @@ def exports(net: Path, weights: Path, work: Path, env: dict, peer) -> dict:
         out = work / f"{stem}-caffe2onnx.onnx"
         log(f"  caffe2onnx on {stem} (minutes: pure-Python protobuf) ...")
         try:
-            run = h.run_measured(_peer.convert_argv(peer, str(net), str(weights), str(out)),
+            run = h.run_measured(_peer.convert_argv(peer, str(net), str(weights), str(out),
+                                                    opset=PEER_OPSET),
                                  env=h.child_env(repo=None), timeout=3600)
             problem = _peer.failure(run.stdout, str(out))
         except (h.CommandFailed, subprocess.TimeoutExpired) as error:
@@ -110,18 +115,27 @@ def node_summary(path: Path) -> tuple[int, str]:
 
 
 def time_models(models: dict, work: Path, rounds: int, runs: int, threads: int) -> dict:
-    """label -> (median latency s, output array)."""
+    """label -> (median latency s, output array); a model onnxruntime refuses gets the reason
+    in ``models`` instead of its path."""
     per_round: dict = {label: [] for label, path in models.items() if isinstance(path, Path)}
     outputs = {}
     for round_ in range(rounds):
-        for label in per_round:
-            out = work / f"out-{abs(hash(label))}.npy"
-            run = h.run_measured([sys.executable, "-c", _TIMER, str(models[label]), str(threads),
-                                  str(runs), str(out)], env=h.child_env(repo=None))
+        for label in [label for label in per_round if isinstance(models[label], Path)]:
+            out = work / f"out-{len(outputs)}-{round_}.npy"
+            try:
+                run = h.run_measured([sys.executable, "-c", _TIMER, str(models[label]),
+                                      str(threads), str(runs), str(out)],
+                                     env=h.child_env(repo=None))
+            except h.CommandFailed as failed:
+                models[label] = "onnxruntime refuses it: " + str(failed).splitlines()[-1][-200:]
+                log(f"  {label}: {models[label]}")
+                continue
             per_round[label].append(json.loads(run.stdout.strip().splitlines()[-1]))
             outputs[label] = np.load(out)
+            h.remove(out)
             log(f"  round {round_ + 1}/{rounds}  {label}: {per_round[label][-1] * 1e3:.2f} ms")
-    return {label: (float(np.median(times)), outputs[label]) for label, times in per_round.items()}
+    return {label: (float(np.median(times)), outputs[label]) for label, times in per_round.items()
+            if times and isinstance(models[label], Path)}
 
 
 def report(name: str, params: int, models: dict, timed: dict) -> tuple[str, list]:
