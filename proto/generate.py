@@ -1,4 +1,4 @@
-"""Regenerate ``prototxt_tools/_proto/prototxt_tools_caffe_pb2.py`` and ``.pyi``.
+"""Regenerate ``prototxt_tools/_proto/prototxt_tools_{caffe,onnx}_pb2.py`` and ``.pyi``.
 
 Run from anywhere::
 
@@ -20,9 +20,9 @@ from pathlib import Path
 
 PINNED_GRPCIO_TOOLS = "1.76.0"
 PROTO_DIR = Path(__file__).resolve().parent
-PROTO_FILE = PROTO_DIR / "prototxt_tools_caffe.proto"
+PROTO_FILES = (PROTO_DIR / "prototxt_tools_caffe.proto", PROTO_DIR / "prototxt_tools_onnx.proto")
 PACKAGE_DIR = PROTO_DIR.parent / "prototxt_tools" / "_proto"
-OUTPUT_NAMES = ("prototxt_tools_caffe_pb2.py", "prototxt_tools_caffe_pb2.pyi")
+OUTPUT_NAMES = tuple(f"{proto.stem}_pb2{suffix}" for proto in PROTO_FILES for suffix in (".py", ".pyi"))
 
 
 class GeneratorError(RuntimeError):
@@ -53,7 +53,8 @@ def generate(out_dir: Path) -> list[Path]:
     """Compile the schema into out_dir and return the paths of the written files.
 
     ``-I`` is the proto directory itself, so the file registers in the
-    descriptor pool as ``prototxt_tools_caffe.proto`` (not ``proto/...``).
+    descriptor pool as ``prototxt_tools_caffe.proto`` (not ``proto/...``), and
+    likewise ``prototxt_tools_onnx.proto``.
     """
     check_generator()
     from grpc_tools import protoc  # imported late: only needed when generating
@@ -64,10 +65,10 @@ def generate(out_dir: Path) -> list[Path]:
         f"-I{PROTO_DIR}",
         f"--python_out={out_dir}",
         f"--pyi_out={out_dir}",
-        str(PROTO_FILE),
+        *map(str, PROTO_FILES),
     ])
     if status != 0:
-        raise GeneratorError(f"protoc failed with status {status} on {PROTO_FILE}")
+        raise GeneratorError(f"protoc failed with status {status} on {PROTO_FILES}")
     return [out_dir / name for name in OUTPUT_NAMES]
 
 

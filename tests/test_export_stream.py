@@ -1,9 +1,11 @@
 """Saving an export streams its initializers: the same bytes as protobuf's serialization of the
-whole model, still fully checked, weights of a caffemodel copied file to file."""
+whole model, checked on request, weights of a caffemodel copied file to file."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ onnx = pytest.importorskip("onnx")
 from prototxt_tools.caffemodel import filecopy  # noqa: E402
 from prototxt_tools.export import export_onnx  # noqa: E402
 from prototxt_tools.export import stream  # noqa: E402
+from prototxt_tools.export.onnx_proto import ExportCheckError  # noqa: E402
 
 from conftest import CORPUS, SAMPLES, corpus_available  # noqa: E402
 
@@ -62,10 +65,33 @@ def test_the_checker_still_sees_initializer_shapes(tmp_path):
     name, weight = exported.initializers[index]
     exported.initializers[index] = (name, np.zeros((weight.shape[0] + 1,) + weight.shape[1:],
                                                    np.float32))
-    path = tmp_path / "m.onnx"
+    for external in (False, True):
+        path = tmp_path / f"m{external}.onnx"
+        with pytest.raises(ExportCheckError, match="onnx's checker refused"):
+            exported.save(path, external_data=external, check=True)
+        assert not path.exists() and not os.path.exists(f"{path}.data")
+    exported.save(tmp_path / "unchecked.onnx")  # the default writes without onnx's checker
     with pytest.raises((onnx.checker.ValidationError, onnx.shape_inference.InferenceError)):
-        exported.save(path)
-    assert not path.exists()
+        onnx.checker.check_model(str(tmp_path / "unchecked.onnx"), full_check=True)
+
+
+def test_export_writes_without_importing_onnx(tmp_path):
+    """The CLI's export (no --check/--verify) builds and writes the model with our own copy of
+    ONNX's schema: importing onnx alone costs more than copying a VGG-16 caffemodel.  The file
+    it writes is what onnx itself reads and checks."""
+    out = tmp_path / "m.onnx"
+    code = ("import sys\nfrom prototxt_tools.cli import main\n"
+            f"status = main(['onnx', {str(TINY)!r}, '--weights', {str(TINY_WEIGHTS)!r}, "
+            f"'-o', {str(out)!r}])\n"
+            "assert status == 0, status\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('onnx', 'onnxruntime', "
+            "'ml_dtypes')))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+    onnx.checker.check_model(str(out), full_check=True)
+    model = onnx.load(str(out))
+    assert model.producer_name == "prototxt-tools" and len(model.graph.initializer) > 0
 
 
 def test_progress_follows_the_weights(tmp_path):

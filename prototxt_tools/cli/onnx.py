@@ -5,7 +5,9 @@ seeded random ones (``--random-weights SEED``) for checking a net without traine
 ``--verify`` runs the export in onnxruntime on seeded random input and compares each net output
 with OpenCV's Caffe importer on the same prototxt and weights (exit 1 beyond ``--tolerance``).
 ``--optimize`` folds BatchNorm/Scale/Bias into the preceding layer and drops identities.
-onnx and onnxruntime are imported only when this command runs.
+``--check`` runs onnx's full checker before the file is put in place (``--verify`` does too).
+The model is written without importing onnx; onnx and onnxruntime are imported only for
+``--check`` and ``--verify``.
 """
 
 from __future__ import annotations
@@ -35,8 +37,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--optimize", action="store_true",
                    help="fold BatchNorm/Scale/Bias into the preceding Convolution/InnerProduct/"
                         "Deconvolution and drop identities (Split, Dropout)")
+    p.add_argument("--check", action="store_true",
+                   help="run onnx's full checker (schemas, types, shape inference) before "
+                        "writing; needs the onnx package")
     p.add_argument("--verify", action="store_true",
-                   help="compare onnxruntime with OpenCV's Caffe importer on random input")
+                   help="check, then compare onnxruntime with OpenCV's Caffe importer on "
+                        "random input")
     p.add_argument("--seed", type=int, default=0, help="seed of the --verify input (default 0)")
     p.add_argument("--tolerance", type=float, default=1e-4,
                    help="largest relative error --verify accepts (default 1e-4)")
@@ -61,7 +67,8 @@ def execute(args: argparse.Namespace) -> int:
                            input_shapes=overrides, optimize=args.optimize)
     external = {"auto": None, "always": True, "never": False}[args.external_data]
     with TerminalProgress(f"writing {args.output}") as progress:
-        written = exported.save(args.output, external_data=external, progress=progress)
+        written = exported.save(args.output, external_data=external, progress=progress,
+                                check=args.check or args.verify)
     print(f"wrote {', '.join(written)} (opset {args.opset or DEFAULT_OPSET}, "
           f"{len(exported.model.graph.node)} nodes, {exported.weight_bytes:,} bytes of weights)")
     if not args.verify:

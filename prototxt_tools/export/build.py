@@ -13,13 +13,11 @@ from __future__ import annotations
 import os
 from typing import Mapping
 
-import onnx
-from onnx import TensorProto, helper
-
 from .. import __version__
 from ..errors import PrototxtToolsError, ShapeError, UnsupportedError
 from ..load import LoadedNet, load_net
 from ..shapes.network import infer_shapes
+from . import onnx_proto
 from .context import ExportContext, LayerUnsupported
 from .model import ExportedModel
 from .problems import combined_error
@@ -121,11 +119,12 @@ def _run_exporters(ctx: ExportContext) -> None:
                              "the net cannot be exported to ONNX")
 
 
-def _value_info(ctx: ExportContext, blob) -> onnx.ValueInfoProto:
+def _value_info(ctx: ExportContext, blob) -> onnx_proto.ValueInfoProto:
     shape = list(ctx.shapes.blobs[blob])
     if ctx.dynamic_batch and shape:
         shape[0] = BATCH_DIM
-    return helper.make_tensor_value_info(ctx.tensor_names[blob], TensorProto.FLOAT, shape)
+    return onnx_proto.make_tensor_value_info(ctx.tensor_names[blob],
+                                             onnx_proto.TensorProto.FLOAT, shape)
 
 
 def _assemble(ctx: ExportContext, loaded: LoadedNet) -> ExportedModel:
@@ -134,15 +133,13 @@ def _assemble(ctx: ExportContext, loaded: LoadedNet) -> ExportedModel:
     outputs = list(network.outputs)
     boundary = set(inputs) | set(outputs)
     inner = [b for b in network.blobs if b not in boundary]
-    graph = helper.make_graph(
+    graph = onnx_proto.make_graph(
         ctx.nodes, network.name or "caffe_net",
         [_value_info(ctx, b) for b in inputs], [_value_info(ctx, b) for b in outputs],
         value_info=[_value_info(ctx, b) for b in inner])
-    opset_import = [helper.make_opsetid("", ctx.opset)]
-    model = helper.make_model(graph, opset_imports=opset_import,
-                              ir_version=helper.find_min_ir_version_for(opset_import),
-                              producer_name="prototxt-tools", producer_version=__version__,
-                              doc_string=f"exported from {os.path.basename(loaded.path)}")
+    model = onnx_proto.make_model(graph, ctx.opset, producer_name="prototxt-tools",
+                                  producer_version=__version__,
+                                  doc_string=f"exported from {os.path.basename(loaded.path)}")
     return ExportedModel(model, ctx.initializers,
                          outputs={ctx.tensor_names[b]: b for b in outputs},
                          input_shapes={ctx.tensor_names[b]: tuple(ctx.shapes.blobs[b])

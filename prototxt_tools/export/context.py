@@ -18,9 +18,10 @@ from contextlib import contextmanager
 from typing import Callable, Iterator, NoReturn, Sequence
 
 import numpy as np
-from onnx import NodeProto, TensorProto, helper
 
 from ..ir import BlobVersion, Layer, Network
+from . import onnx_proto as helper
+from .onnx_proto import NodeProto, TensorProto
 
 
 class LayerUnsupported(Exception):

@@ -16,7 +16,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-from onnx import GraphProto, NodeProto, helper
+from . import onnx_proto as helper
+from .onnx_proto import GraphProto, NodeProto
 
 from .model import ExportedModel
 

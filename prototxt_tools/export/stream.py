@@ -16,21 +16,21 @@ from __future__ import annotations
 from typing import BinaryIO
 
 import numpy as np
-import onnx
-from onnx import TensorProto, numpy_helper
 
 from ..caffemodel.filecopy import write_array
 from ..caffemodel.wire import length_prefix
+from .onnx_proto import (GraphProto, ModelProto, TensorProto, from_array,
+                         np_dtype_to_tensor_dtype)
 
 # ModelProto.graph, GraphProto.initializer, TensorProto.raw_data
-_MODEL_GRAPH = onnx.ModelProto.DESCRIPTOR.fields_by_name["graph"].number
-_GRAPH_INITIALIZER = onnx.GraphProto.DESCRIPTOR.fields_by_name["initializer"].number
+_MODEL_GRAPH = ModelProto.DESCRIPTOR.fields_by_name["graph"].number
+_GRAPH_INITIALIZER = GraphProto.DESCRIPTOR.fields_by_name["initializer"].number
 _TENSOR_RAW_DATA = TensorProto.DESCRIPTOR.fields_by_name["raw_data"].number
-# Below this the TensorProto is built by onnx itself (exact for every dtype; the copy is small).
+# Below this the whole TensorProto is built in memory (the copy is small).
 STREAM_MIN_BYTES = 1 << 16
 
 
-def write_model(out: BinaryIO, model: onnx.ModelProto, initializers: list,
+def write_model(out: BinaryIO, model: ModelProto, initializers: list,
                 progress=None) -> None:
     """Write ``model`` (no initializers of its own) with ``initializers`` (name, array) added
     to its graph, as protobuf would serialize the whole; ``progress(done, total)`` follows
@@ -76,10 +76,10 @@ def _tensor_pieces(name: str, array: np.ndarray) -> tuple[list, int]:
     and its total size."""
     if array.nbytes < STREAM_MIN_BYTES or array.dtype.kind not in "fiub" or \
             array.dtype.itemsize > 8:
-        data = numpy_helper.from_array(array, name).SerializeToString()
+        data = from_array(array, name).SerializeToString()
         return [data], len(data)
     values = np.ascontiguousarray(array, array.dtype.newbyteorder("<"))
     header = TensorProto(dims=array.shape, name=name,
-                         data_type=onnx.helper.np_dtype_to_tensor_dtype(array.dtype))
+                         data_type=np_dtype_to_tensor_dtype(array.dtype))
     head = header.SerializeToString() + length_prefix(_TENSOR_RAW_DATA, values.nbytes)
     return [head, values], len(head) + values.nbytes

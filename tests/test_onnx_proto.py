@@ -1,0 +1,86 @@
+"""Our copy of ONNX's schema and helpers against onnx's own: same messages, same bytes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+from google.protobuf import descriptor_pb2  # noqa: E402
+from onnx import helper, numpy_helper  # noqa: E402
+
+from prototxt_tools.export import onnx_proto  # noqa: E402
+
+
+def _file(descriptor) -> descriptor_pb2.FileDescriptorProto:
+    return descriptor_pb2.FileDescriptorProto.FromString(descriptor.file.serialized_pb)
+
+
+def test_schema_equals_onnx_modulo_package():
+    ours, theirs = _file(onnx_proto.ModelProto.DESCRIPTOR), _file(onnx.ModelProto.DESCRIPTOR)
+    assert ours.package == "prototxt_tools.onnx" and theirs.package == "onnx"
+    for fdp in (ours, theirs):
+        fdp.ClearField("name")
+        fdp.ClearField("package")
+    text = str(ours).replace(".prototxt_tools.onnx.", ".onnx.")
+    assert text == str(theirs).replace(".onnx.", ".onnx."), "proto/prototxt_tools_onnx.proto " \
+        "no longer matches the installed onnx's schema: copy onnx-ml.proto again"
+
+
+@pytest.mark.parametrize("value", [
+    3, True, -1, 2.5, np.float32(0.1), np.int64(7), "mode", b"raw", [1, 2, 3], (0, 0, 1, 1),
+    [1.0, 2], [0.5, 0.25], ["a", "b"], np.array([1, 2], np.int64),
+])
+def test_attributes_equal_onnx_helper(value):
+    ours = onnx_proto.make_attribute("k", value).SerializeToString()
+    assert ours == helper.make_attribute("k", value).SerializeToString()
+
+
+def test_graph_attribute_and_node_equal_onnx_helper():
+    body = onnx_proto.make_graph([], "body", [], [])
+    node = onnx_proto.make_node("Loop", ["n", "c"], ["y"], name="loop", body=body, z=1, a=[2.0])
+    theirs = helper.make_node("Loop", ["n", "c"], ["y"], name="loop",
+                              body=helper.make_graph([], "body", [], []), z=1, a=[2.0])
+    assert node.SerializeToString() == theirs.SerializeToString()
+
+
+@pytest.mark.parametrize("shape", [None, [], [1, 3, 224, 224], ["N", 3, 7, 7]])
+@pytest.mark.parametrize("elem_type", [onnx.TensorProto.FLOAT, onnx.TensorProto.INT64,
+                                       onnx.TensorProto.BOOL])
+def test_value_info_equals_onnx_helper(shape, elem_type):
+    ours = onnx_proto.make_tensor_value_info("x", elem_type, shape).SerializeToString()
+    assert ours == helper.make_tensor_value_info("x", elem_type, shape).SerializeToString()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16, np.int64, np.int32,
+                                   np.int8, np.uint8, np.bool_])
+def test_tensors_equal_numpy_helper(dtype):
+    array = (np.arange(24).reshape(2, 3, 4) % 5).astype(dtype)
+    ours = onnx_proto.from_array(array, "w")
+    assert ours.SerializeToString() == numpy_helper.from_array(array, "w").SerializeToString()
+    np.testing.assert_array_equal(onnx_proto.to_array(ours), array)
+    big_endian = onnx_proto.from_array(array.astype(array.dtype.newbyteorder(">")), "w")
+    assert big_endian.SerializeToString() == ours.SerializeToString()  # raw_data is little-endian
+    scalar = np.array(1.5, np.float32)
+    assert onnx_proto.from_array(scalar).SerializeToString() == \
+        numpy_helper.from_array(scalar).SerializeToString()
+
+
+@pytest.mark.parametrize("opset", range(13, 22))
+def test_model_header_equals_onnx_helper(opset):
+    graph = onnx_proto.make_graph([], "g", [], [])
+    ours = onnx_proto.make_model(graph, opset, producer_name="p", producer_version="1")
+    ids = [helper.make_opsetid("", opset)]
+    theirs = helper.make_model(helper.make_graph([], "g", [], []), opset_imports=ids,
+                               ir_version=helper.find_min_ir_version_for(ids),
+                               producer_name="p", producer_version="1")
+    assert ours.SerializeToString() == theirs.SerializeToString()
+
+
+def test_unstorable_attributes_are_refused():
+    with pytest.raises(ValueError, match="empty list"):
+        onnx_proto.make_attribute("k", [])
+    with pytest.raises(TypeError):
+        onnx_proto.make_attribute("k", object())
+    with pytest.raises(TypeError, match="no ONNX tensor type"):
+        onnx_proto.np_dtype_to_tensor_dtype(np.complex64)
