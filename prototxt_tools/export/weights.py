@@ -7,16 +7,20 @@ num/channels/height/width blob compares with the shape padded with leading 1s), 
 stops with "Cannot copy param 0 weights from layer 'fc6'; shape mismatch" — even when the
 counts agree, which is why FCN's net surgery renames ``fc6`` to ``fc6-conv``.  A layer left
 without weights would keep its random fillers in Caffe; the exporter refuses that instead.
+
+Seeded random weights are refused up front, before any array is drawn, when their float32 bytes
+would exceed the machine's memory (:func:`check_random_weights_fit`).
 """
 
 from __future__ import annotations
 
+import os
 from math import prod
 from typing import Callable
 
 import numpy as np
 
-from ..errors import CaffemodelError
+from ..errors import CaffemodelError, PrototxtToolsError
 from ..shapes.common import shape_string
 from .problems import combined_error
 
@@ -152,8 +156,49 @@ RANDOM_PARAMS: dict[str, Callable] = {
 }
 
 
+def memory_limit() -> int:
+    """Bytes of random weights the exporter agrees to draw: the machine's physical memory.
+
+    Every array is held in memory until the model is written (streamed, so about once), hence a
+    net whose parameters exceed the RAM could only swap or be OOM-killed after minutes of drawing.
+    Without sysconf (Windows) a fixed 64 GiB stands in.
+    """
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return 64 << 30
+
+
+def _gib(n: int) -> str:
+    return f"{n / (1 << 30):,.1f} GiB"
+
+
+def check_random_weights_fit(network, shapes) -> None:
+    """Refuse, before drawing anything, random float32 weights larger than :func:`memory_limit`,
+    naming the largest layers at their positions."""
+    sizes, seen = [], set()
+    for layer in network.layers:
+        params = expected_params(shapes, layer)
+        if params and layer.name not in seen:
+            seen.add(layer.name)
+            sizes.append((layer, 4 * sum(prod(s) for s in params)))
+    total, limit = sum(n for _, n in sizes), memory_limit()
+    if total <= limit:
+        return
+    largest = sorted(sizes, key=lambda item: -item[1])[:3]  # stable: ties keep file order
+    problems = [(layer.origin + ("name",), f"layer '{layer.name}' ({layer.type}) {_gib(n)}")
+                for layer, n in largest]
+    problems[0] = (problems[0][0], f"random weights for this net would take {_gib(total)} "
+                                   f"(float32), more than the {_gib(limit)} of memory of this "
+                                   f"machine: {problems[0][1]}")
+    if len(sizes) > 3:
+        problems[-1] = (problems[-1][0], f"{problems[-1][1]}; and {len(sizes) - 3} more layers")
+    raise combined_error(PrototxtToolsError, problems, network.source_map)
+
+
 def random_weights(network, shapes, seed: int) -> dict:
     """Seeded weights for every layer with parameters, from the inferred parameter shapes."""
+    check_random_weights_fit(network, shapes)
     rng = np.random.default_rng(seed)
     weights = {}
     for layer in network.layers:
