@@ -80,11 +80,32 @@ def test_usage_errors_exit_2(nets, capsys):
 
 def test_select_ignore_extend_select(capsys):
     lenet = SAMPLES / "lenet_v1.prototxt"
-    codes = lambda argv: {line.split()[1] for line in run(argv + [lenet], capsys)[1].splitlines()[:-1]}
+    codes = lambda argv: {line.split()[1] for line in run(argv + [lenet], capsys)[1].splitlines()
+                          if line.startswith(f"{lenet}:")}
     assert codes([]) == {"W401", "W403", "W405"}
     assert codes(["--select", "W40", "--ignore", "W403"]) == {"W401", "W405"}
     assert codes(["--select", "E"]) == set()
     assert codes(["--ignore", "W4", "--extend-select", "W405"]) == {"W405"}
+
+
+def test_text_counts_a_fix_that_only_unsafe_fixes_applies(tmp_path, capsys):
+    """E201's fix is unsafe when --weights holds the old kernel's weights: no [*], and the
+    summary says how to apply it anyway."""
+    import numpy as np
+
+    from prototxt_tools.caffemodel import write_caffemodel
+    from prototxt_tools.text import parse_prototxt
+    net = REPO / "tests" / "fixtures" / "fix" / "e201_square.prototxt"
+    weights = tmp_path / "net.caffemodel"
+    write_caffemodel(weights, parse_prototxt(net.read_text()).message,
+                     {"fc6": [np.zeros((16, 8, 7, 7), np.float32), np.zeros(16, np.float32)]})
+    code, out, _ = run(["--isolated", net], capsys)
+    assert code == 1 and f"{net}:16:5: E201 [*] fc6:" in out
+    assert out.endswith("Found 1 problem (1 error).\n[*] 1 fixable with `prototxt-fix`.\n")
+    code, out, _ = run(["--isolated", "--weights", weights, net], capsys)
+    assert code == 1 and f"{net}:16:5: E201 fc6:" in out
+    assert out.endswith("Found 1 problem (1 error).\nNo safe fixes available (1 more with "
+                        "`prototxt-fix --unsafe-fixes`).\n")
 
 
 def test_net_state_options(capsys):

@@ -10,10 +10,13 @@ import pytest
 from prototxt_tools.lint import Diagnostic, Rule, all_rules, default_codes, lint_source, rule
 from prototxt_tools.lint import config as lint_config
 from prototxt_tools.lint.config import ConfigError, ConfigFinder
-from prototxt_tools.lint.output import escape_data, escape_property, render, summary
+from prototxt_tools.fix.model import UNSAFE, Fix
+from prototxt_tools.lint.output import (escape_data, escape_property, fix_summary, render,
+                                       summary)
 from prototxt_tools.lint.registry import DOC_SECTIONS, RULES
 from prototxt_tools.lint.selection import Selection, SelectionError, SelectionLevel, parse_selectors
 from prototxt_tools.lint.suppress import parse_directives
+from prototxt_tools.text import TextEdit
 
 CODES = sorted(RULES) if RULES else [r.code for r in all_rules()]
 
@@ -268,6 +271,27 @@ def test_text_format_and_summary():
         "any earlier layer",
         "Found 2 problems (1 error, 1 warning)."]
     assert summary([]) == "All checks passed!"
+
+
+def test_text_marks_safe_fixes_like_ruff_and_counts_them():
+    safe = Fix("rename", (TextEdit(0, 1, "x"),))
+    unsafe = Fix("drop", (TextEdit(2, 3, ""),), UNSAFE, "changes the outputs")
+    found = [diag(fix=safe), diag(line=13, fix=unsafe), diag(line=14), diag(line=15, fix=safe)]
+    out = render("text", found, all_rules()).splitlines()
+    assert [line.split(": ")[1].split(" bottom")[0] for line in out[:4]] == [
+        "E101 [*]", "E101", "E101", "E101 [*]"]
+    assert out[4:] == ["Found 4 problems (4 errors).",
+                       "[*] 2 fixable with `prototxt-fix` (1 more with `prototxt-fix "
+                       "--unsafe-fixes`)."]
+    assert fix_summary(found[:1]) == "[*] 1 fixable with `prototxt-fix`."
+    assert fix_summary(found[1:3]) == ("No safe fixes available (1 more with `prototxt-fix "
+                                       "--unsafe-fixes`).")
+    assert fix_summary(found[2:3]) == fix_summary([]) == ""
+    # the machine formats are unchanged: JSON carries the fix and its applicability
+    assert "[*]" not in render("github", found, all_rules())
+    assert [d["fix"] and d["fix"]["applicability"]
+            for d in json.loads(render("json", found, all_rules()))] == ["safe", "unsafe", None,
+                                                                         "safe"]
 
 
 def test_json_format_round_trips():

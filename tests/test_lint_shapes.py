@@ -30,8 +30,8 @@ from conftest import CORPUS, REPO, corpus_available
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "lint"
 SHAPE_CODES = frozenset(r.code for r in all_rules() if r.code[1] == "2")
 WEIGHT_CODES = frozenset(r.code for r in all_rules() if r.code[1] == "3")
-SEED = ("samples/alexnet.prototxt:219:5: E201 fc6: kernel 7×7 is larger than its input pool5 "
-        "(256×6×6, pad 0) — use kernel_size: 6 to cover the whole input")
+SEED = ("samples/alexnet.prototxt:219:5: E201 [*] fc6: kernel 7×7 is larger than its input "
+        "pool5 (256×6×6, pad 0) — use kernel_size: 6 to cover the whole input")
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
@@ -51,7 +51,8 @@ def test_alexnet_fc6_kernel_7_on_pool5_6x6():
     """pool5 is 256x6x6 for a 227x227 input (caffe-notes): a 7x7 fc6 cannot be placed."""
     result = cli("samples/alexnet.prototxt")
     assert result.returncode == 1
-    assert result.stdout.splitlines() == [SEED, "Found 1 problem (1 error)."]
+    assert result.stdout.splitlines() == [SEED, "Found 1 problem (1 error).",
+                                          "[*] 1 fixable with `prototxt-fix`."]
 
 
 def test_alexnet_with_kernel_6_is_clean(tmp_path):
@@ -107,9 +108,9 @@ def test_input_override_small_image(alexnet6, capsys):
     pool2 ceil(8/2)+1 = 5, conv3-5 stay 5, pool5 ceil(2/2)+1 = 2: fc6's 6x6 no longer fits."""
     code, out, _ = run(["--isolated", "--input", "data=1,3,100,100", alexnet6], capsys)
     assert code == 1
-    assert out.splitlines()[0] == (f"{alexnet6}:219:5: E201 fc6: kernel 6×6 is larger than its "
-                                   "input pool5 (256×2×2, pad 0) — use kernel_size: 2 to cover "
-                                   "the whole input")
+    assert out.splitlines()[0] == (f"{alexnet6}:219:5: E201 [*] fc6: kernel 6×6 is larger than "
+                                   "its input pool5 (256×2×2, pad 0) — use kernel_size: 2 to "
+                                   "cover the whole input")
 
 
 def test_input_override_large_image_is_fine_and_too_large_batch_is_not(alexnet6, capsys):

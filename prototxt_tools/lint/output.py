@@ -1,4 +1,5 @@
-"""Output formats: ``text`` (ruff's concise lines + a summary), ``json``, ``github``, ``sarif``.
+"""Output formats: ``text`` (ruff's concise lines, ``[*]`` on safe fixes, a summary), ``json``
+(each finding's ``fix`` with its applicability), ``github``, ``sarif``.
 
 Each formatter is registered with ``@formatter(name)`` and turns the sorted diagnostics of a run
 into the text written to stdout.
@@ -36,10 +37,19 @@ def render(fmt: str, diagnostics: list[Diagnostic], rules: list) -> str:
 
 # -- text ----------------------------------------------------------------------------------------
 
+def _safe_fix(d: Diagnostic) -> bool:
+    return d.fix is not None and d.fix.safe
+
+
 @formatter("text")
 def text_format(diagnostics: list[Diagnostic], rules: list) -> str:
-    lines = [f"{d.location()}: {d.code} {d.message}" for d in diagnostics]
+    """ruff's concise lines: ``[*]`` after the code marks what plain ``prototxt-fix`` repairs."""
+    lines = [f"{d.location()}: {d.code}{' [*]' if _safe_fix(d) else ''} {d.message}"
+             for d in diagnostics]
     lines.append(summary(diagnostics))
+    fixes = fix_summary(diagnostics)
+    if fixes:
+        lines.append(fixes)
     return "\n".join(lines) + "\n"
 
 
@@ -51,6 +61,16 @@ def summary(diagnostics: list[Diagnostic]) -> str:
              for s in ("error", "warning", "info") if counts[s]]
     n = len(diagnostics)
     return f"Found {n} problem{'' if n == 1 else 's'} ({', '.join(parts)})."
+
+
+def fix_summary(diagnostics: list[Diagnostic]) -> str:
+    """ruff's second summary line: how many findings prototxt-fix repairs ("" when none)."""
+    safe = sum(_safe_fix(d) for d in diagnostics)
+    unsafe = sum(d.fix is not None for d in diagnostics) - safe
+    hidden = f"{unsafe} more with `prototxt-fix --unsafe-fixes`" if unsafe else ""
+    if safe:
+        return f"[*] {safe} fixable with `prototxt-fix`{f' ({hidden})' if hidden else ''}."
+    return f"No safe fixes available ({hidden})." if hidden else ""
 
 
 def statistics(diagnostics: list[Diagnostic], fmt: str) -> str:
