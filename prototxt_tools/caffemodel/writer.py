@@ -52,7 +52,7 @@ class _Sized:
 
 
 def write_caffemodel(path: str | os.PathLike[str], net: caffe_pb2.NetParameter,
-                     weights: Weights | None = None, *, durable: bool = True,
+                     weights: Weights | None = None, *, durable: bool | None = None,
                      progress: Callable[[int, int], None] | None = None) -> None:
     """Write ``net`` with ``weights`` as a binary caffemodel at ``path`` (atomically).
 
