@@ -163,14 +163,14 @@ def remove(path: str | os.PathLike) -> None:
         pass
 
 
-def python_cli(*args: str, fsync: bool = True) -> list[str]:
-    """``python -m prototxt_tools ARGS`` with this interpreter; with ``fsync=False`` the same
-    with ``os.fsync`` made a no-op, to show what the durable writes cost."""
-    if fsync:
-        return [sys.executable, "-m", "prototxt_tools", *args]
-    return [sys.executable, "-c", "import os, runpy, sys\nos.fsync = lambda fd: None\n"
-            "sys.argv[0] = 'prototxt-tools'\n"
-            "runpy.run_module('prototxt_tools', run_name='__main__', alter_sys=True)", *args]
+def python_cli(*args: str) -> list[str]:
+    """``python -m prototxt_tools ARGS`` with this interpreter."""
+    return [sys.executable, "-m", "prototxt_tools", *args]
+
+
+def durable(env: dict) -> dict:
+    """``env`` with every write of ours fsynced (as when it replaces an existing file)."""
+    return {**env, "PROTOTXT_TOOLS_FSYNC": "always"}
 
 
 def settle() -> None:

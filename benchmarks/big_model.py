@@ -8,8 +8,8 @@ connected layers 32768 -> 8192 -> 16384 -> 12288 -> 1000; caffemodel 2.46 GB, ov
 fresh processes (bare ``python -S`` launcher, ``ru_maxrss`` of the child):
 
 - ``cp`` and ``cp`` + ``sync`` of the caffemodel;
-- ``prototxt-tools onnx`` (external data is chosen automatically above 2 GiB), with and
-  without ``os.fsync``;
+- ``prototxt-tools onnx`` (external data is chosen automatically above 2 GiB), as a new
+  file is written (no fsync) and with ``PROTOTXT_TOOLS_FSYNC=always`` (durable);
 - onnxruntime loading and running that model, in a process of its own: its time and RSS are
   onnxruntime's, reported apart from ours; its output is compared with a numpy forward pass
   of the caffemodel's weights (Caffe's InnerProduct/Convolution/ReLU/max Pooling/Softmax);
@@ -124,8 +124,8 @@ def run(work: Path, env: dict, prototxt: str, caffemodel: str, v1: str, size: in
                                         caffemodel, copy], cleanup=(copy,))]
     commands += [h.Command(label, h.python_cli(*args), env=env, cleanup=out)
                  for label, args, out in ours]
-    commands += [h.Command(f"{label}, fsync skipped", h.python_cli(*args, fsync=False),
-                           env=env, cleanup=out) for label, args, out in ours]
+    commands += [h.Command(f"{label}, PROTOTXT_TOOLS_FSYNC=always", h.python_cli(*args),
+                           env=h.durable(env), cleanup=out) for label, args, out in ours]
     for command in commands[2:5]:  # byte-compile our modules before timing
         h.run_measured(command.argv, env=command.env)
     results = h.measure_rounds(commands, repeat, log)

@@ -8,15 +8,16 @@ For each net the script writes a deploy prototxt (BVLC CaffeNet, 60,965,224 para
 VGG-16, 138,357,544 parameters, 553 MB) and a caffemodel of random float32 weights with our
 ``write_caffemodel``, plus the same weights as a V1 caffemodel (BVLC's own downloads are V1),
 then measures, each in a fresh process spawned by a bare ``python -S`` launcher (peak RSS =
-``ru_maxrss`` of that process; time = spawn to exit, imports and the output's fsync included):
+``ru_maxrss`` of that process; time = spawn to exit, imports included):
 
-- ``cp`` and ``cp`` + ``sync`` of the caffemodel: the floor (our writers fsync, cp does not);
+- ``cp`` and ``cp`` + ``sync`` of the caffemodel: the floor;
 - ``python -c import ...``: interpreter and the modules the export imports (numpy, onnx, ours);
 - ``prototxt-tools onnx NET --weights MODEL -o out.onnx``;
 - ``prototxt-tools fc-to-conv NET --weights MODEL --weights-out OUT`` (net surgery);
 - ``prototxt-tools upgrade V1MODEL -o OUT`` (V1 -> current format);
-- the same three with ``os.fsync`` made a no-op (what the durable writes cost: our outputs are
-  fsynced before they replace the target, cp's copy is not);
+- ``onnx --weights --check``: the same export with onnx's full checker (imports onnx);
+- the same three with ``PROTOTXT_TOOLS_FSYNC=always``: durable writes, as when the output
+  replaces an existing file (a new output is written as ``cp`` writes, without fsync);
 - ``caffe2onnx`` 2.0.1 on the same prototxt and caffemodel (``--peer-nets``), installed into a
   virtual environment in the working folder (see ``_peer.py``); skipped with a message when it
   cannot be installed.
@@ -48,7 +49,7 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def our_commands(files: dict, work: Path, env: dict, fsync_rows: bool) -> list[h.Command]:
+def our_commands(files: dict, work: Path, env: dict, durable_rows: bool) -> list[h.Command]:
     """The measured commands for one net (``files`` from :func:`prepare`)."""
     src, v1, net = files["caffemodel"], files["v1"], files["prototxt"]
     copy, onnx_out = str(work / "copy.caffemodel"), str(work / "out.onnx")
@@ -69,9 +70,12 @@ def our_commands(files: dict, work: Path, env: dict, fsync_rows: bool) -> list[h
                   env=env)]
     commands += [h.Command(label, h.python_cli(*args), env=env, cleanup=out)
                  for label, args, out in ours]
-    if fsync_rows:
-        commands += [h.Command(f"{label}, fsync skipped", h.python_cli(*args, fsync=False),
-                               env=env, cleanup=out) for label, args, out in ours]
+    label, args, out = ours[0]
+    commands.append(h.Command(f"{label} --check", h.python_cli(*args, "--check"), env=env,
+                              cleanup=out))
+    if durable_rows:
+        commands += [h.Command(f"{label}, PROTOTXT_TOOLS_FSYNC=always", h.python_cli(*args),
+                               env=h.durable(env), cleanup=out) for label, args, out in ours]
     return commands
 
 
@@ -154,8 +158,8 @@ def main() -> None:
     ap.add_argument("--peer-python", help="interpreter for the peer's venv (default: this one)")
     ap.add_argument("--workdir", type=Path, help="working folder, kept (default: a temporary "
                     "one, deleted); the peer's venv there is reused")
-    ap.add_argument("--no-fsync-rows", action="store_true", help="skip the rows that run our "
-                    "commands with os.fsync disabled (what the durable writes cost)")
+    ap.add_argument("--no-durable-rows", action="store_true", help="skip the rows that run "
+                    "our commands with PROTOTXT_TOOLS_FSYNC=always (what durable writes cost)")
     ap.add_argument("--repo", type=Path, default=h.REPO, help="the prototxt_tools checkout to "
                     "measure (default: this one)")
     opts = ap.parse_args()
@@ -177,7 +181,7 @@ def main() -> None:
         for kind in opts.nets:
             log(f"{kind}: writing the nets ...")
             files = prepare(kind, work)
-            commands = our_commands(files, work, env, not opts.no_fsync_rows)
+            commands = our_commands(files, work, env, not opts.no_durable_rows)
             warm_up(commands)
             h.settle()
             results = h.measure_rounds(commands, opts.repeat, log)

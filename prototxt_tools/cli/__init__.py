@@ -37,7 +37,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with ``command``, only that subcommand's options are added (the
+    other commands' modules are not imported: ``onnx`` does not pay for the linter's)."""
     parser = argparse.ArgumentParser(
         prog="prototxt-tools",
         description="Read, check, fix and convert Caffe models exactly as Caffe does.")
@@ -51,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="show tracebacks for errors")
         # a separate dest: argparse replaces, not extends, the top level's list
         add_plugin_option(p, dest="command_plugins")
-        _command_module(module).add_arguments(p)
+        if command in (None, name):
+            _command_module(module).add_arguments(p)
     return parser
 
 
@@ -122,8 +125,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return interrupted()
 
 
+def _requested_command(argv: Sequence[str]) -> str | None:
+    """The subcommand named in ``argv`` (the first word that is no option nor a --plugin's
+    value), or None."""
+    words = iter(argv)
+    for word in words:
+        if word == "--plugin":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
 def _main(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_requested_command(argv))
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help()
