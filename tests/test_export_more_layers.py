@@ -1,6 +1,6 @@
 """Per-layer ONNX export table, second part: the fork and rarer BVLC layers (BN of SegNet and
 PSPNet, PriorBox, ROIPooling, PSROIPooling, SPP, Embed, BatchReindex, Im2col, DummyData,
-Parameter, LSTM, RNN) and the layer types refused up front.
+Parameter, LSTM, RNN, MobileNet-YOLO's Reorg) and the layer types refused up front.
 
 Same method as ``test_export_layers``: one-layer nets written here, seeded weights in a
 caffemodel, onnxruntime against OpenCV's Caffe importer where OpenCV runs the layer as Caffe
@@ -169,6 +169,30 @@ def caffe_im2col(x, kernel, pad, stride, dilation):
     return out
 
 
+def caffe_reorg(x, stride: int, reverse: bool):
+    """reorg_layer.hpp's reorg_cpu, the const-bottom overload that Forward_cpu calls with the
+    bottom's own W, H, C and forward = reverse: each bottom-sized index i pairs with an index j
+    into a (C/s^2, H*s, W*s) buffer; forward=0 copies top[i] = bottom[j], forward=1 the other way.
+    (eric612's Caffe-YOLOv3-Windows reorg_layer.cpp, MobileNet-YOLO's parent, with the header
+    its copies share, e.g. troyliu0105/caffe; not SpaceToDepth of the bottom as (C, H, W).)
+    """
+    num, channels, height, width = x.shape
+    small = channels // stride ** 2
+    src, dst = x.ravel(), np.empty(x.size, f32)
+    for n, c, h, w in np.ndindex(x.shape):
+        k = c // small
+        i = ((n * channels + c) * height + h) * width + w
+        j = (((n * small + c % small) * height * stride + h * stride + k // stride) * width
+             * stride + w * stride + k % stride)
+        if reverse:
+            dst[j] = src[i]
+        else:
+            dst[i] = src[j]
+    if reverse:
+        return dst.reshape(num, small, height * stride, width * stride)
+    return dst.reshape(num, channels * stride ** 2, height // stride, width // stride)
+
+
 def sigmoid(v):
     return 1 / (1 + np.exp(-v))
 
@@ -309,6 +333,20 @@ CASES = [
                                     bottoms=("data", "cont", "static")),
          inputs={"data": (3, 2, 2, 2), "cont": (3, 2), "static": (2, 4)},
          given={"cont": [[0, 0], [1, 1], [1, 1]]}, reference=caffe_lstm, why="as above"),
+    Case("reorg_yolov2_opencv", layer("Reorg", "reorg_param { stride: 2 }"),
+         inputs={"data": (2, 8, 4, 6)},
+         why="OpenCV's ReorgLayer is darknet's reorg; its importer skips reorg_param and keeps "
+             "its own default stride, 2"),
+    Case("reorg_stride3", layer("Reorg", "reorg_param { stride: 3 }"),
+         inputs={"data": (2, 18, 6, 9)}, reference=ref(lambda x, w, _: caffe_reorg(x, 3, False)),
+         why="OpenCV would run stride 2; the fork's loop, transcribed, is the reference"),
+    Case("reorg_reverse", layer("Reorg", "reorg_param { stride: 2 reverse: true }"),
+         inputs={"data": (2, 8, 3, 5)}, reference=ref(lambda x, w, _: caffe_reorg(x, 2, True)),
+         why="OpenCV has no reverse; the fork's loop with forward=1"),
+    Case("reorg_reverse_2d", layer("Reorg", "reorg_param { stride: 2 reverse: true }"),
+         inputs={"data": (2, 8)},
+         reference=ref(lambda x, w, _: caffe_reorg(x.reshape(2, 8, 1, 1), 2, True)),
+         why="Caffe's legacy accessors read a 2-D bottom as (N, C, 1, 1)"),
     Case("rnn_cont_restarts", layer("RNN", "recurrent_param { num_output: 4 }",
                                     bottoms=("data", "cont")),
          inputs={"data": (4, 2, 3), "cont": (4, 2)}, given={"cont": SEQ_CONT},

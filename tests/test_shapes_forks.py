@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from google.protobuf import text_format
 
+from prototxt_tools.lint import lint_source
 from prototxt_tools.schema import caffe_pb2
 from prototxt_tools.shapes import LayerShapeError, ShapeUnknown, infer_layer, infer_net
 
@@ -150,6 +151,51 @@ def test_shuffle_channel_axpy_relu6():
     assert run('type: "Axpy"', (1, 64, 1, 1), (1, 64, 56, 56), (1, 64, 56, 56)).tops == \
         [(1, 64, 56, 56)]
     assert run('type: "ReLU6"', (1, 32, 112, 112)).tops == [(1, 32, 112, 112)]
+
+
+REORG = 'type: "Reorg" reorg_param { %s }'
+
+
+def test_reorg_shapes():
+    # YOLOv2's passthrough: 26x26x64 -> 13x13x(64 * 2 * 2)
+    assert run(REORG % "stride: 2", (1, 64, 26, 26)).tops == [(1, 256, 13, 13)]
+    # reverse: 256 / (2 * 2) = 64 channels, 13 * 2 = 26; a 2-D bottom reads as (N, C, 1, 1)
+    assert run(REORG % "stride: 2 reverse: true", (1, 256, 13, 13)).tops == [(1, 64, 26, 26)]
+    assert run(REORG % "stride: 3 reverse: true", (2, 18)).tops == [(2, 2, 3, 3)]
+    assert run(REORG % "stride: 1", (1, 5, 7, 7)).tops == [(1, 5, 7, 7)]
+
+
+@pytest.mark.parametrize("params, bottom, code, field, words", [
+    ("stride: 2", (1, 64, 13, 26), "stride-mismatch", ("reorg_param", "stride"), "height 13"),
+    ("stride: 2", (1, 64, 26, 13), "stride-mismatch", ("reorg_param", "stride"), "width 13"),
+    ("stride: 2", (1, 6, 26, 26), "stride-mismatch", ("reorg_param", "stride"), "channels 6"),
+    # reverse needs C / s^2 whole; height 13 is fine (it grows to 39)
+    ("stride: 3 reverse: true", (1, 64, 13, 13), "stride-mismatch", ("reorg_param", "stride"),
+     "channels 64 is not a multiple of 9"),
+    ("stride: 0", (1, 4, 4, 4), "invalid-param", ("reorg_param", "stride"), "stride"),
+    ("reverse: true", (1, 4, 4, 4), "missing-param", ("reorg_param",), "needs stride"),
+])
+def test_reorg_refusals(params, bottom, code, field, words):
+    with pytest.raises(LayerShapeError) as info:
+        run(REORG % params, bottom)
+    assert (info.value.code, info.value.field) == (code, field)
+    assert words in str(info.value)
+
+
+def test_reorg_in_place_and_error_positions():
+    with pytest.raises(LayerShapeError) as info:
+        infer_layer(fork_layer('type: "Reorg" bottom: "x" top: "x" reorg_param { stride: 2 }'),
+                    [(1, 4, 2, 2)])
+    assert info.value.code == "in-place-not-allowed"
+    text = """layer { name: "data" type: "Input" top: "data"
+  input_param { shape { dim: 1 dim: 64 dim: 13 dim: 13 } } }
+layer { name: "reorg" type: "Reorg" bottom: "data" top: "reorg"
+  reorg_param {
+    stride: 2 } }
+layer { name: "back" type: "Reorg" bottom: "data" top: "back" reorg_param { reverse: true } }
+"""
+    found = lint_source("yolo.prototxt", frozenset({"E210", "E299"}), text=text)
+    assert [(d.code, d.line, d.col) for d in found] == [("E299", 5, 5), ("E210", 6, 63)]
 
 
 def test_bn_flavours():

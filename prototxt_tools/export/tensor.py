@@ -1,5 +1,5 @@
 """Layers that route, combine or reduce blobs: Input, Split, Silence, Concat, Slice, Flatten,
-Reshape, Crop, Tile, Permute, ShuffleChannel, Eltwise, Axpy, ArgMax, Reduction.
+Reshape, Crop, Tile, Permute, ShuffleChannel, Reorg, Eltwise, Axpy, ArgMax, Reduction.
 
 Target shapes always come from our Caffe-exact shape inference (Reshape's 0/-1, Flatten's axis
 range), so ONNX never has to re-derive them.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..shapes.common import canonical_axis
+from ..shapes.common import canonical_axis, legacy4
 from .registry import exporter
 
 f32 = np.float32
@@ -118,6 +118,26 @@ def shuffle_channel(ctx, layer):
     grouped = ctx.reshape(ctx.bottom(layer), bottom, (num, group, channels // group, spatial))
     swapped = ctx.op("Transpose", grouped, perm=[0, 2, 1, 3])
     ctx.reshape(swapped, (num, channels // group, group, spatial), top, out=ctx.top(layer))
+
+
+@exporter("Reorg", fork="MobileNet-YOLO (eric612/MobileNet-YOLO)")
+def reorg(ctx, layer):
+    """SpaceToDepth of the bottom read as (N, C/s^2, H*s, W*s); reverse: DepthToSpace (DCR)."""
+    param = layer.param.reorg_param
+    stride, bottom, top = param.stride, ctx.bottom_shape(layer), ctx.top_shape(layer)
+    num, channels, height, width = legacy4(bottom)
+    x = ctx.bottom(layer)
+    if param.reverse:
+        # reorg_cpu(forward=1): top[c % C', h*s + k / s, w*s + k % s] = bottom[c, h, w] with
+        # C' = C/s^2 and k = c / C': DepthToSpace's DCR order
+        x = ctx.reshape(x, bottom, (num, channels, height, width))
+        ctx.op("DepthToSpace", x, out=ctx.top(layer), blocksize=stride, mode="DCR")
+        return
+    # reorg_cpu(forward=0) runs over the bottom's own C, H, W, so it reads the bottom buffer as
+    # (C/s^2, H*s, W*s) and writes the top buffer as (C, H, W): darknet's reorg, kept by forks
+    spread = (num, channels // stride ** 2, height * stride, width * stride)
+    packed = ctx.op("SpaceToDepth", ctx.reshape(x, bottom, spread), blocksize=stride)
+    ctx.reshape(packed, (num, channels, height, width), top, out=ctx.top(layer))
 
 
 PROD, SUM, MAX = 0, 1, 2

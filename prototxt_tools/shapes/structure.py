@@ -1,5 +1,5 @@
 """Layers that move data around without weights: Reshape, Flatten, Crop, Slice, Concat, Tile,
-Permute, Split, Silence, BatchReindex, Filter, ShuffleChannel.  MACs are 0 for all of them.
+Permute, Split, Silence, BatchReindex, Filter, ShuffleChannel, Reorg.  MACs are 0 for all of them.
 """
 
 from __future__ import annotations
@@ -234,3 +234,29 @@ def shuffle_channel(layer, bottoms):
         fail(f"channels {top[1]} are not a multiple of group {param.group} (Caffe: Wrong group "
              f"size, at forward)", ("shuffle_channel_param", "group"), "group-mismatch")
     return LayerShapes([top])
+
+
+@shape_rule("Reorg", fork="MobileNet-YOLO (eric612/MobileNet-YOLO)",
+            restrictions="channels a multiple of stride^2; without reverse, height and width "
+                         "multiples of stride")
+def reorg(layer, bottoms):
+    """YOLOv2's reorg: (N, C * s^2, H / s, W / s), with reverse (N, C / s^2, H * s, W * s)."""
+    forbid_in_place(layer, "Reorg")
+    param = fork_param(layer, "reorg_param", "Reorg")
+    field = ("reorg_param", "stride")
+    require(has(param, "stride"), "Reorg Layer needs stride param.", ("reorg_param",),
+            "missing-param")
+    stride = param.stride
+    require(stride > 0, "stride must be greater than 0", field, "invalid-param")
+    num, channels, height, width = legacy4(bottoms[0], ("bottom", 0))
+    # The fork's LayerSetUp checks none of these (Cambricon's copy CHECK_EQs them), yet its
+    # forward loop, reading channel c % (C / s^2), would then index outside the blobs.
+    checks = [("channels", channels, stride * stride, "(stride_ * stride_)")]
+    if not param.reverse:
+        checks += [("height", height, stride, "stride_"), ("width", width, stride, "stride_")]
+    for name, size, multiple, expr in checks:
+        require(size % multiple == 0, f"{name} {size} is not a multiple of {multiple} (stride "
+                f"{stride}); Caffe: CHECK_EQ({name}_ % {expr}, 0)", field, "stride-mismatch")
+    if param.reverse:
+        return LayerShapes([(num, channels // stride ** 2, height * stride, width * stride)])
+    return LayerShapes([(num, channels * stride ** 2, height // stride, width // stride)])
