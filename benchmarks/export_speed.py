@@ -49,7 +49,8 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def our_commands(files: dict, work: Path, env: dict, durable_rows: bool) -> list[h.Command]:
+def our_commands(files: dict, work: Path, env: dict, durable_rows: bool,
+                 check_row: bool = True) -> list[h.Command]:
     """The measured commands for one net (``files`` from :func:`prepare`)."""
     src, v1, net = files["caffemodel"], files["v1"], files["prototxt"]
     copy, onnx_out = str(work / "copy.caffemodel"), str(work / "out.onnx")
@@ -70,9 +71,10 @@ def our_commands(files: dict, work: Path, env: dict, durable_rows: bool) -> list
                   env=env)]
     commands += [h.Command(label, h.python_cli(*args), env=env, cleanup=out)
                  for label, args, out in ours]
-    label, args, out = ours[0]
-    commands.append(h.Command(f"{label} --check", h.python_cli(*args, "--check"), env=env,
-                              cleanup=out))
+    if check_row:
+        label, args, out = ours[0]
+        commands.append(h.Command(f"{label} --check", h.python_cli(*args, "--check"),
+                                  env=env, cleanup=out))
     if durable_rows:
         commands += [h.Command(f"{label}, PROTOTXT_TOOLS_FSYNC=always", h.python_cli(*args),
                                env=h.durable(env), cleanup=out) for label, args, out in ours]
@@ -158,6 +160,8 @@ def main() -> None:
     ap.add_argument("--peer-python", help="interpreter for the peer's venv (default: this one)")
     ap.add_argument("--workdir", type=Path, help="working folder, kept (default: a temporary "
                     "one, deleted); the peer's venv there is reused")
+    ap.add_argument("--no-check-row", action="store_true", help="skip `onnx --check` (for "
+                    "checkouts older than that option)")
     ap.add_argument("--no-durable-rows", action="store_true", help="skip the rows that run "
                     "our commands with PROTOTXT_TOOLS_FSYNC=always (what durable writes cost)")
     ap.add_argument("--repo", type=Path, default=h.REPO, help="the prototxt_tools checkout to "
@@ -181,7 +185,8 @@ def main() -> None:
         for kind in opts.nets:
             log(f"{kind}: writing the nets ...")
             files = prepare(kind, work)
-            commands = our_commands(files, work, env, not opts.no_durable_rows)
+            commands = our_commands(files, work, env, not opts.no_durable_rows,
+                                    not opts.no_check_row)
             warm_up(commands)
             h.settle()
             results = h.measure_rounds(commands, opts.repeat, log)

@@ -2,8 +2,9 @@
 
 The public Python API is exactly the names in ``__all__``; every other module and name
 (``prototxt_tools.lint.runner``, ``prototxt_tools.shapes.conv``, ...) is internal and may change
-between releases.  Importing the package is cheap: each name is imported on first use, and
-onnx only by :func:`to_onnx` / :class:`ExportedModel`.
+between releases.  Importing the package is cheap: each name is imported on first use.  onnx
+is imported only to check an export (``ExportedModel.save(check=True)``, ``serialize()``,
+``to_proto()``); exporting and writing need only protobuf and numpy.
 
 Functions (see each one's docstring)::
 

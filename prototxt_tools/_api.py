@@ -172,8 +172,9 @@ def to_onnx(net: "LoadedNet | str | os.PathLike[str]", weights=None, *,
             random_seed: int | None = None, opset: int | None = None,
             dynamic_batch: bool = False, inputs: Inputs | None = None,
             optimize: bool = False) -> "ExportedModel":
-    """Export to ONNX with Caffe's exact semantics (imports onnx; ``pip install
-    prototxt-tools[onnx]``).
+    """Export to ONNX with Caffe's exact semantics.  Writing the model needs no onnx package;
+    checking it (``save(check=True)``, ``serialize()``) does: ``pip install
+    prototxt-tools[onnx]``.
 
     ``weights`` is a caffemodel path or a :class:`CaffeModel` (matched by layer name, as Caffe
     does); without one, ``random_seed`` makes seeded weights.  The whole net is refused up

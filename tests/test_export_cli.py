@@ -353,3 +353,20 @@ def test_lint_shapes_load_and_cli_never_import_onnx():
             "('onnx', 'onnxruntime', 'cv2') or m == 'prototxt_tools.export'))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.strip() == "[]"
+
+
+def test_cli_check_runs_onnx_checker_and_needs_onnx(tmp_path, capsys):
+    out = tmp_path / "m.onnx"
+    assert main(["onnx", str(TINY), "--weights", str(TINY_WEIGHTS), "-o", str(out),
+                 "--check"]) == 0
+    onnx.checker.check_model(str(out), full_check=True)
+    # without the onnx package --check is one line and exit 2, and nothing is written
+    missing = tmp_path / "missing.onnx"
+    code = ("import sys\nsys.modules['onnx'] = None\nfrom prototxt_tools.cli import main\n"
+            f"sys.exit(main(['onnx', {str(TINY)!r}, '--weights', {str(TINY_WEIGHTS)!r}, "
+            f"'-o', {str(missing)!r}, '--check']))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 2 and not missing.exists()
+    assert done.stderr.strip().splitlines() == [
+        f"{missing}: error: checking the model needs the onnx package: pip install "
+        "'prototxt-tools[onnx]'"]

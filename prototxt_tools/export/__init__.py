@@ -3,14 +3,17 @@
     from prototxt_tools.export import export_onnx
     exported = export_onnx("deploy.prototxt", "net.caffemodel", opset=17)
     exported.save("net.onnx")                 # external data automatically above 2 GiB
-    onnx_bytes = exported.serialize()         # for onnxruntime.InferenceSession
+    exported.save("net.onnx", check=True)     # onnx's full checker first (imports onnx)
+    onnx_bytes = exported.serialize()         # checked bytes, for onnxruntime.InferenceSession
     folded = export_onnx("deploy.prototxt", "net.caffemodel", optimize=True)  # BN/Scale folded
 
 One exporter per Caffe layer type (:mod:`.registry`); the families live in :mod:`.nn`,
 :mod:`.pooling`, :mod:`.activations`, :mod:`.normalization`, :mod:`.tensor`, :mod:`.resize`,
 :mod:`.detection`, :mod:`.roi`, :mod:`.recurrent`, :mod:`.constants`; the types refused, with
 their reasons, in :mod:`.refused` (:data:`REFUSED`).
-This package imports onnx; nothing before it in the pipeline (lint, shapes, ir, load) imports it.
+Models are built with our own copy of ONNX's schema (:mod:`.onnx_proto`): the onnx package is
+imported only to check a model, and nothing before this package in the pipeline (lint, shapes,
+ir, load) imports anything of ONNX.
 """
 
 from . import (activations, constants, detection, nn, normalization, pooling,  # noqa: F401

@@ -19,7 +19,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from ..errors import UnsupportedError
+from ..errors import PrototxtToolsError, UnsupportedError
 from ..caffemodel.filecopy import write_array
 from ..fileio import atomic_output
 from . import onnx_proto
@@ -93,7 +93,11 @@ class ExportedModel:
         if not external_data and self.weight_bytes > EMBED_LIMIT:
             self._with_weights()  # raises the UnsupportedError
         if check:
-            self._check_graph()
+            try:
+                self._check_graph()
+            except PrototxtToolsError as exc:  # named after the file it was to become
+                exc.path = exc.path or path
+                raise
         if not external_data:
             with atomic_output(path) as out:
                 write_model(out, self.model, self.initializers, progress)
