@@ -89,7 +89,7 @@ def test_ctrl_c_while_starting_is_one_line_exit_130(entry, monkeypatch, capsys):
     import prototxt_tools.cli as cli
     import prototxt_tools.cli.lint as lint_cli
 
-    def interrupted_build():
+    def interrupted_build(*args):
         raise KeyboardInterrupt
 
     module = cli if entry == "prototxt-tools" else lint_cli
