@@ -12,6 +12,7 @@ import pytest
 
 from prototxt_tools.caffemodel import read_caffemodel, write_caffemodel
 from prototxt_tools.caffemodel import writer as writer_module
+from prototxt_tools.load import load_net
 from prototxt_tools.progress import MIN_TOTAL, TerminalProgress
 from prototxt_tools.schema import caffe_pb2
 
@@ -110,23 +111,21 @@ def write_v1_model(path, values: int) -> None:
 
 
 def run_upgrade(model, out, stderr):
+    return run_cli(["upgrade", str(model), "-o", str(out)], stderr)
+
+
+def run_cli(args, stderr):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "prototxt_tools", "upgrade", str(model), "-o",
-                           str(out)], stdout=subprocess.PIPE, stderr=stderr, env=env, timeout=120)
+    return subprocess.run([sys.executable, "-m", "prototxt_tools", *args],
+                          stdout=subprocess.PIPE, stderr=stderr, env=env, timeout=120)
 
 
-def test_upgrade_draws_progress_on_a_terminal_only(tmp_path):
+def read_terminal(args) -> tuple[subprocess.CompletedProcess, bytes]:
+    """Run the CLI with standard error on a pseudo-terminal; what the terminal received."""
     pty = pytest.importorskip("pty")
-    model, out = tmp_path / "v1.caffemodel", tmp_path / "up.caffemodel"
-    write_v1_model(model, MIN_TOTAL // 4 + 1000)  # just over the display threshold
-    piped = run_upgrade(model, out, subprocess.PIPE)
-    assert piped.returncode == 0
-    assert b"\r" not in piped.stderr and b"%" not in piped.stderr
-    assert b"upgraded V1 -> current format" in piped.stderr
-
     main, secondary = pty.openpty()
     try:
-        done = run_upgrade(model, out, secondary)
+        done = run_cli(args, secondary)
         os.close(secondary)
         seen = b""
         while True:
@@ -139,7 +138,47 @@ def test_upgrade_draws_progress_on_a_terminal_only(tmp_path):
             seen += data
     finally:
         os.close(main)
+    return done, seen
+
+
+def test_upgrade_draws_progress_on_a_terminal_only(tmp_path):
+    model, out = tmp_path / "v1.caffemodel", tmp_path / "up.caffemodel"
+    write_v1_model(model, MIN_TOTAL // 4 + 1000)  # just over the display threshold
+    piped = run_upgrade(model, out, subprocess.PIPE)
+    assert piped.returncode == 0
+    assert b"\r" not in piped.stderr and b"%" not in piped.stderr
+    assert b"upgraded V1 -> current format" in piped.stderr
+
+    done, seen = read_terminal(["upgrade", str(model), "-o", str(out)])
     assert done.returncode == 0
     assert b"writing " + str(out).encode() in seen and b"100%" in seen
     assert b"\r\x1b[K" in seen  # erased before the command's own message
     assert seen.rstrip().endswith(b"written to " + str(out).encode())
+
+
+BIG_FC = """name: "big_fc"
+layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 64 dim: 4 dim: 4 } } }
+layer { name: "fc" type: "InnerProduct" bottom: "data" top: "fc"
+  inner_product_param { num_output: 9000 } }
+"""
+
+
+@pytest.mark.parametrize("command", ["onnx", "fc-to-conv"])
+def test_export_and_surgery_draw_progress_on_a_terminal_only(tmp_path, command):
+    net, model = tmp_path / "big_fc.prototxt", tmp_path / "big_fc.caffemodel"
+    net.write_text(BIG_FC)
+    weights = np.full((9000, 1024), 0.5, np.float32)  # 36.9 MB: over the display threshold
+    write_caffemodel(model, load_net(str(net)).net, {"fc": [weights, np.zeros(9000, np.float32)]},
+                     durable=False)
+    out = tmp_path / ("out.onnx" if command == "onnx" else "out.caffemodel")
+    args = (["onnx", str(net), "--weights", str(model), "-o", str(out)] if command == "onnx"
+            else ["fc-to-conv", str(net), "-o", str(tmp_path / "conv.prototxt"), "--weights",
+                  str(model), "--weights-out", str(out)])
+    piped = run_cli(args, subprocess.PIPE)
+    assert piped.returncode == 0, piped.stderr
+    assert b"\r" not in piped.stderr and b"%" not in piped.stderr
+    out.unlink()
+    done, seen = read_terminal(args)
+    assert done.returncode == 0
+    assert b"writing " + str(out).encode() in seen and b"100%" in seen and b"\r\x1b[K" in seen
+    assert out.stat().st_size > weights.nbytes

@@ -32,6 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def execute(args: argparse.Namespace) -> int:
     from ..ir import NetState
+    from ..progress import TerminalProgress
     from ..shapes.network import parse_input_override
     from ..surgery import fc_to_conv_files
 
@@ -40,8 +41,10 @@ def execute(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise PrototxtToolsError(str(exc), args.input) from None
     state = NetState.of(args.phase, stages=args.stage)
-    result, notes = fc_to_conv_files(args.input, args.output, args.weights, args.weights_out,
-                                     overrides, state, args.force)
+    with TerminalProgress(f"writing {args.weights_out}") as progress:
+        result, notes = fc_to_conv_files(args.input, args.output, args.weights,
+                                         args.weights_out, overrides, state, args.force,
+                                         progress)
     for warning in result.warnings:
         print(warning, file=sys.stderr)
     for note in notes:
