@@ -107,7 +107,7 @@ def layer_type(*types: str, fork: str) -> None:
 
 
 def register_pending_exporters() -> None:
-    """Hand the plugins' exporters to the ONNX exporter (imports onnx).  Idempotent."""
+    """Hand the plugins' exporters to the ONNX exporter (imports it).  Idempotent."""
     from .export.registry import exporter as builtin_exporter
     while _pending_exporters:
         types, kwargs, function = _pending_exporters.pop(0)
