@@ -299,3 +299,20 @@ def test_json_format_round_trips():
     assert data == [{"code": "E101", "severity": "error", "message": diag().message,
                      "path": "models/deploy.prototxt", "line": 12, "col": 3, "end_line": 12,
                      "end_col": 9, "layer": None, "name": "undefined-bottom", "fix": None}]
+
+
+def test_json_gives_a_shared_fix_once():
+    """A V1 net's format upgrade is the fix of W401 and of every per-layer W403: the JSON
+    carries its edits once, the other findings point at that finding."""
+    path = Path(__file__).resolve().parents[1] / "samples" / "lenet_v1.prototxt"
+    found = lint_source(str(path), default_codes())
+    data = json.loads(render("json", found, all_rules()))
+    shared = [(i, d) for i, d in enumerate(data) if d["fix"] and "same_as" in d["fix"]]
+    assert shared, [d["code"] for d in data]
+    for i, d in shared:
+        owner = data[d["fix"]["same_as"]]
+        assert d["fix"]["same_as"] < i and d["fix"]["edits"] == [] and owner["fix"]["edits"]
+        assert d["fix"]["message"] == owner["fix"]["message"]
+        assert found[i].fix is found[d["fix"]["same_as"]].fix  # the very same fix
+    # every finding with a fix of its own still has it in full
+    assert all(d["fix"]["edits"] for d in data if d["fix"] and "same_as" not in d["fix"])
