@@ -282,3 +282,193 @@ def test_latin1_comments_stay_byte_for_byte(tmp_path):
     target = tmp_path / "deploy.prototxt"
     assert main(["deploy", str(source), "-o", str(target)]) == 0
     assert b"# caract\xe9ristiques\n" in target.read_bytes()
+
+
+# -- what replaces each kind of loss --------------------------------------------------------------
+
+@pytest.mark.parametrize("model, inputs", [
+    ("mnist/lenet", {"data": (64, 1, 28, 28)}),
+    ("cifar10/cifar10_quick", {"data": (1, 3, 32, 32)}),
+    ("cifar10/cifar10_full", {"data": (1, 3, 32, 32)}),
+])
+def test_matches_bvlc_example_deploy(corpus, model, inputs):
+    """The examples' deploy files name their Input 'data' where ours keeps the data layer's
+    name; every other layer and every shape agree."""
+    examples = corpus / "BVLC_caffe/examples"
+    result = make_deploy(load_net(str(examples / f"{model}_train_test.prototxt")), inputs)
+    bvlc = load_net(str(examples / f"{model}.prototxt"))
+    assert layer_table(result.loaded.network)[1:] == layer_table(bvlc.network)[1:]
+    ours, theirs = infer_shapes(result.loaded.network), infer_shapes(bvlc.network)
+    assert ours.by_name()["prob"] == theirs.by_name()["prob"]
+    assert len(result.notes) == 1 and "replaced by Softmax 'prob' on 'ip" in result.notes[0]
+
+
+@pytest.mark.parametrize("train_val, deploy, inputs, note", [
+    ("BVLC_caffe/examples/siamese/mnist_siamese_train_test.prototxt",
+     "BVLC_caffe/examples/siamese/mnist_siamese.prototxt", {"pair_data": (100, 2, 28, 28)},
+     "ContrastiveLoss 'loss' removed; its bottom 'feat' (the first branch's features"),
+    ("opencv_opencv_contrib/modules/cnn_3dobj/samples/build/linemod_triplet_train_test.prototxt",
+     "opencv_opencv_contrib/modules/cnn_3dobj/samples/build/linemod_triplet.prototxt",
+     {"triplet_data": (100, 3, 150, 130)}, "TripletLoss 'loss' removed; its bottom 'feat' ("),
+])
+def test_embedding_losses_keep_the_first_branch(corpus, train_val, deploy, inputs, note):
+    """Both deploy files feed one image to one branch; ours keeps the pair/triplet Input and
+    its Slice (the other images of each tuple go unused), then the same layers and shapes."""
+    result = make_deploy(load_net(str(corpus / train_val)), inputs)
+    theirs = load_net(str(corpus / deploy))
+    assert layer_table(result.loaded.network)[2:] == layer_table(theirs.network)[1:]
+    one_image = (100, 1) + next(iter(inputs.values()))[2:]
+    ours = infer_shapes(result.loaded.network).by_name()
+    expected = infer_shapes(theirs.network, {theirs.network.inputs[0].name: one_image}).by_name()
+    assert {b: ours[b] for b in expected} == expected
+    assert result.added == [] and len(result.notes) == 1
+    assert note in result.notes[0] and "go" in result.notes[0]  # the other branches went
+
+
+def small_net(*layers: str) -> str:
+    return DATA_HEAD + (
+        'layer { name: "d" type: "DummyData" top: "data" top: "label" dummy_data_param '
+        '{ shape { dim: 2 dim: 3 } shape { dim: 2 dim: 4 } } }\n'
+        'layer { name: "ip" type: "InnerProduct" bottom: "data" top: "ip" '
+        'inner_product_param { num_output: 4 } }\n') + "".join(f"layer {{ {x} }}\n" for x in layers)
+
+
+@pytest.mark.parametrize("loss, table_end, outputs, note", [
+    ("SoftmaxWithLoss", ("prob", "Softmax"), ["prob"],
+     "SoftmaxWithLoss 'loss' replaced by Softmax 'prob' on 'ip', the softmax the loss applies "
+     "internally"),
+    ("SigmoidCrossEntropyLoss", ("prob", "Sigmoid"), ["prob"],
+     "SigmoidCrossEntropyLoss 'loss' replaced by Sigmoid 'prob' on 'ip', the sigmoid the loss "
+     "applies internally"),
+    ("InfogainLoss", ("prob", "Softmax"), ["prob"], "replaced by Softmax 'prob' on 'ip'"),
+    ("EuclideanLoss", ("ip", "InnerProduct"), ["ip"],
+     "EuclideanLoss 'loss' removed; its bottom 'ip' (the prediction) stays the net output"),
+    ("HingeLoss", ("ip", "InnerProduct"), ["ip"], "its bottom 'ip' (the class scores)"),
+    ("MultinomialLogisticLoss", ("ip", "InnerProduct"), ["ip"],
+     "its bottom 'ip' (probabilities already: the loss takes them as they are)"),
+])
+def test_each_caffe_loss(loss, table_end, outputs, note):
+    result = deploy_of(small_net(f'name: "loss" type: "{loss}" bottom: "ip" bottom: "label" '
+                                 'top: "loss"'))
+    network = result.loaded.network
+    assert layer_table(network)[-1] == table_end
+    assert [b.name for b in network.outputs] == outputs
+    assert len(result.notes) == 1 and result.notes[0].startswith(f"train_val.prototxt: {loss} ")
+    assert note in result.notes[0]
+    assert result.added == (["prob"] if table_end[0] == "prob" else [])
+
+
+def test_softmax_keeps_the_loss_axis():
+    result = deploy_of(small_net('name: "loss" type: "SoftmaxWithLoss" bottom: "ip" '
+                                 'bottom: "label" top: "loss" softmax_param { axis: 1 }'))
+    assert "softmax_param {\n    axis: 1\n  }" in result.text
+
+
+def test_infogain_after_a_softmax_adds_nothing():
+    """Before 2017 InfogainLoss took probabilities: a net written so keeps its Softmax."""
+    result = deploy_of(small_net(
+        'name: "sm" type: "Softmax" bottom: "ip" top: "p"',
+        'name: "loss" type: "InfogainLoss" bottom: "p" bottom: "label" top: "loss" '
+        'infogain_loss_param { source: "H.binaryproto" }'))
+    assert layer_table(result.loaded.network)[-1] == ("sm", "Softmax") and result.added == []
+    assert "its bottom 'p' (probabilities already: a Softmax layer's output" in result.notes[0]
+
+
+def test_unknown_loss_type_keeps_its_computed_bottoms_and_says_so():
+    """A fork's loss (SqueezeDet's reads three predictions and the boxes): every bottom that
+    is not a data-layer top stays an output, and the note asks to check them."""
+    result = deploy_of(small_net(
+        'name: "conf" type: "InnerProduct" bottom: "data" top: "conf" '
+        'inner_product_param { num_output: 1 }',
+        'name: "loss" type: "SqueezeDetLoss" bottom: "ip" bottom: "conf" bottom: "label" '
+        'top: "loss"'))
+    assert sorted(b.name for b in result.loaded.network.outputs) == ["conf", "ip"]
+    assert len(result.notes) == 1
+    assert ("SqueezeDetLoss 'loss' removed; SqueezeDetLoss is no loss type this tool knows, so "
+            "its bottoms that are not data-layer tops stay net outputs ('ip', 'conf') and no "
+            "activation is added: check") in result.notes[0]
+
+
+def test_any_layer_with_a_loss_weight_is_a_loss():
+    """Caffe counts the top of any layer with a loss_weight in the objective (pycaffe's
+    linreg example: a Python loss).  One whose top other layers read is kept."""
+    result = deploy_of(small_net(
+        'name: "act" type: "ReLU" bottom: "ip" top: "act" loss_weight: 0.01',
+        'name: "ip2" type: "InnerProduct" bottom: "act" top: "ip2" '
+        'inner_product_param { num_output: 4 }',
+        'name: "l1" type: "Python" bottom: "ip2" bottom: "label" top: "l1" loss_weight: 1 '
+        'python_param { module: "losses" layer: "L1" }'))
+    assert layer_table(result.loaded.network) == [
+        ("d", "Input"), ("ip", "InnerProduct"), ("act", "ReLU"), ("ip2", "InnerProduct")]
+    assert [b.name for b in result.loaded.network.outputs] == ["ip2"]
+    assert result.notes == [
+        "train_val.prototxt: ReLU 'act' has loss_weight 0.01 (a loss term in Caffe) but other "
+        "layers read its top: kept as it is",
+        "train_val.prototxt: Python 'l1' (loss_weight 1: a loss in Caffe) removed; Python is no "
+        "loss type this tool knows, so its bottoms that are not data-layer tops stay net outputs "
+        "('ip2') and no activation is added: check which are predictions and what the loss "
+        "applied to them"]
+
+
+def test_weight_zero_losses_and_train_only_layers_go():
+    """MNIST autoencoder style: the weighted sigmoid cross-entropy gives the output; the
+    EuclideanLoss weighted 0 (a monitor) goes with the Sigmoid only it read; TRAIN-only layers
+    are not in the TEST net at all."""
+    result = deploy_of(small_net(
+        'name: "drop" type: "Dropout" bottom: "ip" top: "ip" include { phase: TRAIN }',
+        'name: "xent" type: "SigmoidCrossEntropyLoss" bottom: "ip" bottom: "label" '
+        'top: "xent" loss_weight: 1',
+        'name: "neuron" type: "Sigmoid" bottom: "ip" top: "neuron"',
+        'name: "l2" type: "EuclideanLoss" bottom: "neuron" bottom: "label" top: "l2" '
+        'loss_weight: 0',
+        'name: "extra" type: "EuclideanLoss" bottom: "ip" bottom: "label" top: "extra" '
+        'include { phase: TRAIN }'))
+    assert layer_table(result.loaded.network) == [
+        ("d", "Input"), ("ip", "InnerProduct"), ("prob", "Sigmoid")]
+    assert dict(result.removed) == {"neuron": "feeds only removed layers", "l2": "loss",
+                                    "d": "data layer, replaced by an Input layer"}
+    assert len(result.notes) == 2 and "replaced by Sigmoid 'prob' on 'ip'" in result.notes[0]
+    assert result.notes[1] == ("train_val.prototxt: EuclideanLoss 'l2' removed with the layers "
+                               "only it fed: an auxiliary loss (weight 0, the main loss 1)")
+    assert "drop" not in result.text and "extra" not in result.text
+
+
+def test_several_activations_are_named_after_their_blobs():
+    result = deploy_of(small_net(
+        'name: "attr" type: "InnerProduct" bottom: "data" top: "attr" '
+        'inner_product_param { num_output: 5 }',
+        'name: "cls_loss" type: "SoftmaxWithLoss" bottom: "ip" bottom: "label" top: "cls_loss"',
+        'name: "attr_loss" type: "SigmoidCrossEntropyLoss" bottom: "attr" bottom: "label" '
+        'top: "attr_loss"',
+        'name: "again" type: "SoftmaxWithLoss" bottom: "ip" bottom: "label" top: "again"'))
+    assert result.added == ["ip_prob", "attr_prob"]
+    assert layer_table(result.loaded.network)[-2:] == [("ip_prob", "Softmax"),
+                                                       ("attr_prob", "Sigmoid")]
+    assert result.notes[2] == ("train_val.prototxt: SoftmaxWithLoss 'again' removed: Softmax "
+                               "'ip_prob' already follows 'ip'")
+
+
+def test_prob_stays_the_name_when_the_train_net_had_its_own_prob():
+    """A Softmax 'prob' read only by Accuracy goes; the new one takes its name."""
+    result = deploy_of(small_net(
+        'name: "prob" type: "Softmax" bottom: "ip" top: "prob"',
+        'name: "acc" type: "Accuracy" bottom: "prob" bottom: "label" top: "acc"',
+        'name: "loss" type: "SoftmaxWithLoss" bottom: "ip" bottom: "label" top: "loss"'))
+    assert result.added == ["prob"]
+    assert layer_table(result.loaded.network) == [("d", "Input"), ("ip", "InnerProduct"),
+                                                  ("prob", "Softmax")]
+
+
+def test_cli_prints_one_note_per_loss(tmp_path, capsys):
+    source = tmp_path / "train_val.prototxt"
+    source.write_text(small_net(
+        'name: "a" type: "SigmoidCrossEntropyLoss" bottom: "ip" bottom: "label" top: "a"',
+        'name: "b" type: "HingeLoss" bottom: "ip" bottom: "label" top: "b" loss_weight: 0.5'))
+    assert main(["deploy", str(source), "-o", str(tmp_path / "deploy.prototxt")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert [line for line in err if "'a'" in line] == [
+        f"{source}: SigmoidCrossEntropyLoss 'a' replaced by Sigmoid 'prob' on 'ip', the sigmoid "
+        "the loss applies internally"]
+    assert [line for line in err if "'b'" in line] == [
+        f"{source}: HingeLoss 'b' removed with the layers only it fed: an auxiliary loss (weight "
+        "0.5, the main loss 1)"]

@@ -1,8 +1,8 @@
 """``prototxt-tools deploy TRAIN_VAL [-o OUT] [--input data=N,C,H,W]``: the deploy net.
 
 TEST phase, data layers replaced by Input layers, loss/accuracy layers (and what only fed them)
-removed, a Softmax ``prob`` after the classifier; kept layers keep their comments.  See
-prototxt_tools.surgery.deploy.
+removed, the activation a loss applied (Softmax/Sigmoid ``prob``) after the classifier, one note
+per loss on stderr; kept layers keep their comments.  See prototxt_tools.surgery.deploy.
 """
 
 from __future__ import annotations
@@ -48,7 +48,5 @@ def execute(args: argparse.Namespace) -> int:
     if result.removed:
         removed = ", ".join(f"{name} ({why})" for name, why in result.removed)
         print(f"{args.input}: removed {removed}", file=sys.stderr)
-    for name in result.added:
-        print(f"{args.input}: added Softmax '{name}'", file=sys.stderr)
     print(f"{args.input}: deploy net written to {where}", file=sys.stderr)
     return 0

@@ -3,7 +3,8 @@
 - :func:`convert_fc_to_conv` (+ :func:`write_fc_to_conv_weights`): every InnerProduct becomes
   the equivalent Convolution, by minimal text edits, weights reshaped into a new caffemodel;
 - :func:`make_deploy`: a train_val net becomes its deploy net (TEST phase, Input layers instead
-  of data layers, no loss/accuracy layers, a Softmax ``prob`` after the classifier).
+  of data layers, no loss/accuracy layers, the activation a loss applied (Softmax/Sigmoid
+  ``prob``) after the classifier).
 """
 
 from .deploy import DeployResult, make_deploy

@@ -10,8 +10,17 @@ Starting from the TEST-phase net (Caffe's ``Net::FilterNet`` via the IR, with th
   dimension cannot be known from the prototxt (an LMDB's channels) it is an error that asks for
   ``--input``.  A comment above it records the preprocessing the data layer did;
 - loss, Accuracy and Silence layers are removed, and the layers that only fed them (GoogLeNet's
-  auxiliary classifiers, whose losses weigh less than the main one);
-- the main ``SoftmaxWithLoss`` is replaced by a ``Softmax`` named ``prob`` on its first bottom.
+  auxiliary classifiers, whose losses weigh less than the main one).  A loss is a ``*Loss`` layer
+  or any layer with a nonzero ``loss_weight`` (Caffe counts its top in the objective), unless
+  other layers read its top;
+- each main loss (the highest weight) gives way to what its deploy net conventionally ends with:
+  the activation the loss applies internally on its first bottom (``SoftmaxWithLoss`` and
+  ``InfogainLoss``: ``Softmax``; ``SigmoidCrossEntropyLoss``: ``Sigmoid``), named ``prob`` as in
+  BVLC's deploy files (``BLOB_prob`` when there are several), or, for losses that apply none
+  (``EuclideanLoss``, ``HingeLoss``, ``MultinomialLogisticLoss``, which takes probabilities,
+  ``ContrastiveLoss``/``TripletLoss``, whose first bottom is the embedding a deploy net keeps),
+  its first bottom as the net output.  A loss type not known here keeps every bottom that is not
+  a data-layer top as an output.  Each loss gets a note saying which it was.
 
 The output is made by text edits of the user's file, so kept layers keep their comments and
 layout; removed layers go with the lines they occupy.  V0/V1 files are first rewritten in the
@@ -28,6 +37,19 @@ from ..ir import Layer, NetState
 from ..load import LoadedNet, current_format_text, load_net
 from ..schema import caffe_pb2
 
+# Read in BVLC Caffe's loss layers: the activation a loss applies to its first bottom internally
+# (InfogainLoss has applied a softmax since 2017; before, it took probabilities, see _end_of) ...
+ACTIVATIONS = {"SoftmaxWithLoss": "Softmax", "SigmoidCrossEntropyLoss": "Sigmoid",
+               "InfogainLoss": "Softmax"}
+# ... or what the first bottom of a loss that applies none is: it stays the net output as it is.
+PLAIN_OUTPUTS = {
+    "EuclideanLoss": "the prediction",
+    "HingeLoss": "the class scores",
+    "MultinomialLogisticLoss": "probabilities already: the loss takes them as they are",
+    "ContrastiveLoss": "the first branch's features, the branch BVLC's mnist_siamese.prototxt "
+                       "keeps",
+    "TripletLoss": "the anchor branch's features",  # a fork layer (OpenCV's cnn_3dobj, ...)
+}
 DATA_LAYER_TYPES = {"Data", "ImageData", "HDF5Data", "MemoryData", "WindowData", "DummyData",
                     "AnnotatedData", "VideoData", "Python"}
 NON_LOSS_REMOVED = {"Accuracy", "Silence"}
@@ -40,7 +62,8 @@ PREPROCESSING_NOTED = (  # what a data layer did to its data: noted above the In
 @dataclass
 class DeployResult:
     """The deploy ``text``, the Input shapes it declares, what changed (``removed``: (layer,
-    why) pairs, ``added``: Softmax layer names), notes, and the deploy net as loaded."""
+    why) pairs, ``added``: names of the activation layers added in place of losses), notes
+    (one per loss layer: what replaced it), and the deploy net as loaded."""
 
     text: str
     inputs: dict
@@ -56,14 +79,40 @@ def is_data_layer(layer: Layer) -> bool:
 
 
 def loss_weight(layer: Layer) -> float:
-    """Weight of the layer's first top in the objective (Caffe: 1 for *Loss layers, else 0)."""
+    """The layer's weight in the objective: its first nonzero ``loss_weight`` (one per top);
+    without any, 1 for *Loss layers (Caffe's LossLayer default), else 0."""
     if layer.param.loss_weight:
-        return layer.param.loss_weight[0]
+        return next((w for w in layer.param.loss_weight if w), 0.0)
     return 1.0 if layer.type.endswith("Loss") else 0.0
 
 
-def is_removed_type(layer: Layer) -> bool:
-    return layer.type in NON_LOSS_REMOVED or loss_weight(layer) != 0
+def is_loss(layer: Layer) -> bool:
+    """A *Loss layer (even weighted 0: it still reads labels) or any layer with a loss weight."""
+    return layer.type.endswith("Loss") or loss_weight(layer) != 0
+
+
+@dataclass
+class _End:
+    """What a main loss leaves: an ``activation`` layer on ``blobs[0]``, or ``blobs`` as net
+    outputs; ``what`` says why, for the note."""
+
+    blobs: list
+    activation: str | None
+    what: str
+
+
+def _end_of(loss: Layer, is_data_top) -> _End:
+    first = loss.bottoms[:1]
+    if loss.type == "InfogainLoss" and first and first[0].producer is not None \
+            and first[0].producer.type == "Softmax":
+        return _End(first, None, "probabilities already: a Softmax layer's output, what "
+                                 "InfogainLoss took before 2017 (it now applies its own softmax)")
+    if loss.type in ACTIVATIONS and first:
+        kind = ACTIVATIONS[loss.type]
+        return _End(first, kind, f"the {kind.lower()} the loss applies internally")
+    if loss.type in PLAIN_OUTPUTS:
+        return _End(first, None, PLAIN_OUTPUTS[loss.type])
+    return _End([b for b in loss.bottoms if not is_data_top(b)], None, "")
 
 
 def make_deploy(loaded: LoadedNet, inputs: Mapping[str, tuple] | None = None,
@@ -80,14 +129,14 @@ def make_deploy(loaded: LoadedNet, inputs: Mapping[str, tuple] | None = None,
                      "leading block are not kept)")
     network = loaded.network
     network.raise_for_errors()
-    plan = _Plan(network)
+    plan = _Plan(network, loaded.path)
     shapes = _input_shapes(loaded, plan, dict(inputs or {}))
     text = _edit(loaded, plan, shapes)
     deployed = load_net(loaded.path, NetState(), text=text)
     _check(loaded, deployed)
     return DeployResult(text, {t: s for layer in shapes for t, s in shapes[layer].items()},
-                        plan.removed_list(), [name for name, _ in plan.softmax.values()],
-                        notes, deployed)
+                        plan.removed_list(), [name for name, _, _ in plan.activations.values()],
+                        notes + [note for _, note in plan.notes], deployed)
 
 
 def _current_format(loaded: LoadedNet, state: NetState) -> LoadedNet:
@@ -95,20 +144,33 @@ def _current_format(loaded: LoadedNet, state: NetState) -> LoadedNet:
 
 
 class _Plan:
-    """Which layers go (and why), which data tops stay, where a Softmax replaces a loss."""
+    """Which layers go (and why), which data tops stay, what replaces each main loss."""
 
-    def __init__(self, network):
+    def __init__(self, network, path: str):
         self.network = network
+        self.path = path
         self.why: dict[Layer, str] = {}
         for layer in network.layers:
-            if is_removed_type(layer):
-                self.why[layer] = "loss" if loss_weight(layer) else layer.type
-        losses = [layer for layer in self.why if loss_weight(layer)]
-        top_weight = max((loss_weight(layer) for layer in losses), default=0)
-        main = [layer for layer in losses if loss_weight(layer) == top_weight]
-        self.outputs = {layer.bottoms[0] for layer in main if layer.bottoms}
+            if layer.type in NON_LOSS_REMOVED:
+                self.why[layer] = layer.type
+            elif is_loss(layer):
+                self.why[layer] = "loss"
+        # a layer whose loss_weight only adds a term (other layers read its top) stays
+        used = [layer for layer, why in self.why.items() if why == "loss"
+                and not layer.type.endswith("Loss")
+                and any(c not in self.why for t in layer.tops for c in t.consumers)]
+        for layer in used:
+            del self.why[layer]
+        self.losses = [layer for layer, why in self.why.items() if why == "loss"]
+        self.top_weight = max(map(loss_weight, self.losses), default=0)
+        data_tops = {t for layer in network.layers if is_data_layer(layer) for t in layer.tops}
+        self.ends = {layer: _end_of(layer, data_tops.__contains__) for layer in self.losses
+                     if loss_weight(layer) == self.top_weight}
+        self.outputs = {b for end in self.ends.values() for b in end.blobs}
         self._prune(self.outputs)
-        self.softmax = self._softmax_layers(main)  # loss layer -> (name, classifier blob name)
+        self.activations = self._activation_layers()
+        self.notes = sorted([(layer.index, self._kept_note(layer)) for layer in used]
+                            + [(layer.index, self._note(layer)) for layer in self.losses])
 
     def _prune(self, outputs: set) -> None:
         """Remove layers every top of which is read only by removed layers (consumers come
@@ -121,29 +183,69 @@ class _Plan:
             if all(t.consumers and all(c in self.why for c in t.consumers) for t in layer.tops):
                 self.why[layer] = "feeds only removed layers"
 
-    def _softmax_layers(self, main: list) -> dict:
+    def _activation_layers(self) -> dict:
+        """Main loss -> (name, type, bottom) of the activation layer that replaces it; one per
+        activated blob.  Names: ``prob`` (BVLC's deploy files), ``BLOB_prob`` for several."""
         chosen: dict = {}
-        seen_blobs = set()
-        for layer in main:
-            if layer.type == "SoftmaxWithLoss" and layer.param.bottom[0] not in seen_blobs:
-                seen_blobs.add(layer.param.bottom[0])
-                chosen[layer] = layer.param.bottom[0]
-        taken = {layer.name for layer in self.network.layers} | {b.name for b in self.network.blobs}
+        for layer, end in self.ends.items():
+            key = (end.activation, end.blobs[0].name if end.blobs else None)
+            if end.activation and key not in chosen.values():
+                chosen[layer] = key
+        kept = [layer for layer in self.network.layers if layer not in self.why]
+        taken = {layer.name for layer in kept} | {t.name for layer in kept for t in layer.tops}
         named = {}
-        for layer, blob in chosen.items():
+        for layer, (kind, blob) in chosen.items():
             name = "prob" if len(chosen) == 1 and "prob" not in taken else f"{blob}_prob"
             while name in taken:
                 name += "_"
             taken.add(name)
-            named[layer] = (name, blob)
+            named[layer] = (name, kind, blob)
         return named
+
+    def _note(self, loss: Layer) -> str:
+        weight = loss_weight(loss)
+        said = f"{self.path}: {loss.type} '{loss.name}'"
+        if not loss.type.endswith("Loss"):
+            said += f" (loss_weight {weight:g}: a loss in Caffe)"
+        end = self.ends.get(loss)
+        if end is None:
+            return (f"{said} removed with the layers only it fed: an auxiliary loss (weight "
+                    f"{weight:g}, the main loss {self.top_weight:g})")
+        if loss in self.activations:
+            name, kind, blob = self.activations[loss]
+            return f"{said} replaced by {kind} '{name}' on '{blob}', {end.what}"
+        if end.activation:  # a second loss on a blob already activated
+            blob = end.blobs[0].name
+            name = next(n for n, kind, b in self.activations.values()
+                        if (kind, b) == (end.activation, blob))
+            return f"{said} removed: {end.activation} '{name}' already follows '{blob}'"
+        names = ", ".join(f"'{b.name}'" for b in end.blobs) or "none"
+        dropped = [f"'{b.name}'" for b in loss.bottoms
+                   if b not in end.blobs and b.producer in self.why]
+        if end.what:
+            said += f" removed; its bottom {names} ({end.what}) stays the net output"
+        else:
+            said += (f" removed; {loss.type} is no loss type this tool knows, so its bottoms "
+                     f"that are not data-layer tops stay net outputs ({names}) and no activation "
+                     "is added: check which are predictions and what the loss applied to them")
+        if dropped:
+            one = len(dropped) == 1
+            said += (f"; {', '.join(dropped)} {'goes' if one else 'go'} with what only fed "
+                     f"{'it' if one else 'them'}")
+        return said
+
+    def _kept_note(self, layer: Layer) -> str:
+        return (f"{self.path}: {layer.type} '{layer.name}' has loss_weight "
+                f"{loss_weight(layer):g} (a loss term in Caffe) but other layers read its top: "
+                "kept as it is")
 
     def live_tops(self, layer: Layer) -> list:
         return [t for t in layer.tops
                 if t in self.outputs or any(c not in self.why for c in t.consumers)]
 
     def removed_list(self) -> list:
-        out = [(layer.name, why) for layer, why in self.why.items() if layer not in self.softmax]
+        out = [(layer.name, why) for layer, why in self.why.items()
+               if layer not in self.activations]
         out += [(layer.name, "data layer, replaced by an Input layer" if self.live_tops(layer)
                  else "data layer whose tops nothing reads")
                 for layer in self.network.layers if is_data_layer(layer)]
@@ -238,8 +340,9 @@ def _edit(loaded: LoadedNet, plan: _Plan, shapes: dict) -> str:
         node = loaded.parsed.node(layer.origin) if layer.origin[0] == "layer" else None
         if node is None:
             continue  # an Input made from legacy `input:` fields: nothing to edit
-        if layer in plan.softmax:
-            _replace(editor, node, _softmax_text(layer, *plan.softmax[layer], editor.indent_unit))
+        if layer in plan.activations:
+            _replace(editor, node, _activation_text(layer, *plan.activations[layer],
+                                                    editor.indent_unit))
         elif layer in plan.why:
             editor.delete(node)
         elif is_data_layer(layer):
@@ -260,13 +363,15 @@ def _replace(editor, node, text: str) -> None:
     editor.replace_field(node, editor.indented(text, indent)[len(indent):])
 
 
-def _softmax_text(loss: Layer, name: str, blob: str, unit: str) -> str:
+def _activation_text(loss: Layer, name: str, kind: str, blob: str, unit: str) -> str:
+    """The activation layer; a Softmax with the loss's softmax_param (what Caffe's
+    SoftmaxWithLoss and InfogainLoss give their internal Softmax)."""
     from ..text import format_field
 
     net = caffe_pb2.NetParameter()
-    softmax = net.layer.add(name=name, type="Softmax", bottom=[blob], top=[name])
-    if loss.param.HasField("softmax_param"):
-        softmax.softmax_param.CopyFrom(loss.param.softmax_param)
+    layer = net.layer.add(name=name, type=kind, bottom=[blob], top=[name])
+    if kind == "Softmax" and loss.param.HasField("softmax_param"):
+        layer.softmax_param.CopyFrom(loss.param.softmax_param)
     return format_field(net, "layer", unit)
 
 
