@@ -12,9 +12,17 @@ produce it.  Averages then need care only when a window overhangs ``H + pad``:
 * overhang: zero-``Pad`` by ``p`` first (those zeros are real elements now), then
   ``AveragePool(pads=[0, overhang], count_include_pad=0)``, which divides by the window clipped
   to ``[0, H + 2p)`` — again Caffe's divisor, with the overhang not counted.
+
+MAX with a second top (SegNet's encoder) also writes the mask: per output element the argmax
+``h * W + w`` within its (n, c) input plane, as float.  MaxPool's ``Indices`` count over the
+whole NCHW tensor: ``Mod(H * W)`` makes them Caffe's plane index.  ONNX leaves ties open;
+onnxruntime scans the clipped window in Caffe's order and keeps the first maximum (``>``), as
+Caffe does (tests/test_export_segnet.py checks it).
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from ..shapes.pooling import MAX, STOCHASTIC, spp_level
 from ..shapes.pooling import pool_2d as _caffe_pooled_size
@@ -36,8 +44,6 @@ def pooling_limits(param):
     pool = param.pooling_param
     if pool.pool == STOCHASTIC:
         yield ((P, "pool"), "STOCHASTIC pooling (Caffe has no CPU forward for it)")
-    if len(param.top) > 1:
-        yield (("top", 1), "the second top (the max-pooling mask) has no ONNX equivalent")
 
 
 def _geometry(param, bottom: tuple) -> tuple:
@@ -48,15 +54,35 @@ def _geometry(param, bottom: tuple) -> tuple:
 
 
 @exporter("Pooling", limits=pooling_limits,
-          restrictions="MAX and AVE (STOCHASTIC has no CPU forward in Caffe); no mask top; "
-                       "ceil/floor rounding (round_mode, fork ceil_mode) as the shape rule says")
+          restrictions="MAX and AVE (STOCHASTIC has no CPU forward in Caffe); MAX's mask top "
+                       "(SegNet) as float plane indices h * W + w; ceil/floor rounding "
+                       "(round_mode, fork ceil_mode) as the shape rule says")
 def pooling(ctx, layer):
-    """MaxPool/AveragePool (Global* for global pooling) with Caffe's windows and divisor."""
+    """MaxPool/AveragePool (Global* if global), Caffe's windows and divisor; mask = Indices % HW."""
     param = layer.param.pooling_param
     bottom, top = ctx.bottom_shape(layer), ctx.top_shape(layer)
     kernel, pad, stride = _geometry(param, bottom)
+    if len(layer.tops) > 1:
+        _max_pool_with_mask(ctx, layer, bottom, tuple(top[2:]), kernel, pad, stride)
+        return
     pool_2d(ctx, ctx.bottom(layer), bottom, tuple(top[2:]), kernel, pad, stride,
             param.pool == MAX, out=ctx.top(layer))
+
+
+def _max_pool_attrs(bottom: tuple, top_spatial: tuple, kernel, pad, stride) -> dict:
+    ends = [end_pad(n, o, k, s, p)
+            for n, o, k, s, p in zip(bottom[2:], top_spatial, kernel, stride, pad)]
+    return {"kernel_shape": list(kernel), "strides": list(stride), "pads": list(pad) + ends}
+
+
+def _max_pool_with_mask(ctx, layer, bottom: tuple, top_spatial: tuple, kernel, pad,
+                        stride) -> None:
+    """Top 0 the maxima, top 1 Caffe's mask (float argmax index within the (n, c) plane)."""
+    indices = ctx.temp("indices")
+    ctx.ops("MaxPool", [ctx.bottom(layer)], [ctx.top(layer), indices],
+            **_max_pool_attrs(bottom, top_spatial, kernel, pad, stride))
+    plane = ctx.const(bottom[2] * bottom[3], "plane_size", np.int64)
+    ctx.op("Cast", ctx.op("Mod", indices, plane), out=ctx.top(layer, 1), to=1)  # 1 = FLOAT
 
 
 def pool_2d(ctx, x: str, bottom: tuple, top_spatial: tuple, kernel, pad, stride,
@@ -68,8 +94,8 @@ def pool_2d(ctx, x: str, bottom: tuple, top_spatial: tuple, kernel, pad, stride,
     sizes = list(zip(bottom[2:], top_spatial, kernel, stride, pad))
     common = {"kernel_shape": list(kernel), "strides": list(stride)}
     if is_max:
-        ends = [end_pad(n, o, k, s, p) for n, o, k, s, p in sizes]
-        return ctx.op("MaxPool", x, out=out, pads=list(pad) + ends, **common)
+        return ctx.op("MaxPool", x, out=out,
+                      **_max_pool_attrs(bottom, top_spatial, kernel, pad, stride))
     overhang = [max(0, (o - 1) * s + k - (n + 2 * p)) for n, o, k, s, p in sizes]
     if not any(overhang):
         return ctx.op("AveragePool", x, out=out, pads=list(pad) * 2, count_include_pad=1,
