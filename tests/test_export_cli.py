@@ -370,3 +370,24 @@ def test_cli_check_runs_onnx_checker_and_needs_onnx(tmp_path, capsys):
     assert done.stderr.strip().splitlines() == [
         f"{missing}: error: checking the model needs the onnx package: pip install "
         "'prototxt-tools[onnx]'"]
+
+
+@pytest.mark.parametrize("pool", ["MAX", "AVE"])
+def test_pooling_with_an_empty_last_window_is_refused(tmp_path, pool):
+    """kernel < stride without pad: ceil rounding starts the last window past the input, which
+    Caffe computes as -FLT_MAX / a division by <= 0 and onnxruntime refuses to load."""
+    net = tmp_path / "net.prototxt"
+    net.write_text('layer { name: "data" type: "Input" top: "data" input_param { shape { '
+                   'dim: 1 dim: 2 dim: 5 dim: 7 } } }\n'
+                   'layer { name: "pool" type: "Pooling" bottom: "data" top: "pool" '
+                   f'pooling_param {{ pool: {pool} kernel_size: 1 stride: 3 }} }}\n')
+    with pytest.raises(UnsupportedError, match=r"along the height starts at 6, past the input "
+                       r"\(5\)") as caught:
+        export_onnx(str(net))
+    assert (caught.value.line, caught.value.col) == (2, 65)
+    net.write_text(net.read_text().replace("stride: 3", "stride: 2"))  # last start 4 < 5
+    exported = export_onnx(str(net))
+    x = np.arange(70, dtype=np.float32).reshape(1, 2, 5, 7)
+    y = run_onnxruntime(exported.serialize(), {"data": x})["pool"]
+    assert y.shape == (1, 2, 3, 4)
+    np.testing.assert_array_equal(y, x[:, :, ::2, ::2])  # a 1x1 kernel picks one value
