@@ -56,6 +56,7 @@ CASES = [
     # shapes (E2xx/W2xx), through the shapes provider; positions: the field the check names
     ("E201", None, [("E201", 6, 43), ("E201", 9, 55), ("E201", 12, 43), ("E201", 15, 35)]),
     ("W201", None, [("W201", 6, 43)]),  # kernel_size of fc6; not the clipped pooling
+    ("W202", None, [("W202", 6, 9)]),  # sub's pooling_param; not half's, nor padded's
     ("E202", None, [("E202", 6, 68), ("E202", 8, 59)]),  # up's pad, cut's empty top 'b'
     ("E203", None, [("E203", 5, 60)]),  # pool1's pad
     ("E204", None, [("E204", 6, 55)]),  # sum's bottom branch2

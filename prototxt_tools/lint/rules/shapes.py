@@ -129,6 +129,63 @@ class KernelOverhangsInput(Rule):
                           at=field, layer=layer.name)
 
 
+@rule
+class PoolingWindowPastInput(Rule):
+    """Checks for pooling windows that start past the end of their input.
+
+    ## What it does
+    Reports a `Pooling` layer whose last window, on some axis, starts at or after the input's
+    last row or column. Caffe's ceil rounding adds that window; with padding Caffe drops it
+    again (`--pooled_height_` in `PoolingLayer::Reshape`), without padding it does not, which
+    happens when the kernel is smaller than the stride: a 1×1 kernel with stride 3 on 5 rows
+    gives 3 rows, the last one starting at row 6.
+
+    ## Why is this bad?
+    That window holds no input: Caffe's MAX outputs `-FLT_MAX` (and a mask of -1) there, AVE
+    divides zero by a window size of zero or less. Downstream layers see garbage, other runtimes
+    (onnxruntime: "Pad should be smaller than kernel") refuse the layer, and `prototxt-tools
+    onnx` refuses it too.
+
+    ## Example
+    ```
+    layer { name: "pool" type: "Pooling" bottom: "conv" top: "pool"
+            pooling_param { pool: MAX kernel_size: 1 stride: 3 } }  # conv is 5x5
+    ```
+
+    ## Fix
+    Make the kernel at least as large as the stride, pad the input, or use `round_mode: FLOOR`
+    where the fork has it.
+    """
+
+    code = "W202"
+    name = "pooling-window-past-input"
+    summary = "Pooling's last window starts past the input (kernel smaller than stride)"
+    requires = ("network", "shapes")
+
+    def check(self, ctx) -> Iterator[Finding]:
+        for layer in ctx.network.layers:
+            outcome = ctx.shapes.outcome(layer)
+            if layer.type != "Pooling" or outcome is None or outcome.shapes is None:
+                continue
+            bottom = ctx.shapes.shape_of(layer.bottoms[0])
+            window = windows.window_of(layer, bottom)
+            top = ctx.shapes.shape_of(layer.tops[0])
+            if window is None or top is None or len(top) != 4:
+                continue
+            for axis in range(2):
+                n, o = bottom[2 + axis], top[2 + axis]
+                start = (o - 1) * window.stride[axis] - window.pad[axis]
+                if start >= n:
+                    name = ("height", "width")[axis]
+                    yield Finding(
+                        f"{layer.name}: the last of its {o} windows along the {name} starts at "
+                        f"{start}, past the input's {n} (kernel {window.kernel[axis]} < stride "
+                        f"{window.stride[axis]}, no pad): Caffe outputs -FLT_MAX (MAX) or "
+                        "divides by a window size <= 0 (AVE) there",
+                        at=tuple(layer.origin) + ("pooling_param",), layer=layer.name)
+                    break
+
+
 def _dead_parts(overhang: list, spatial: int) -> str:
     """'last row and last column' / 'last 2 rows' / 'last slice on axis 2'."""
     parts = []
