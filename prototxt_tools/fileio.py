@@ -4,9 +4,10 @@ Readers never see a half-written file, a failed write leaves the old file untouc
 temp file behind, and an existing target keeps its permission bits.  Interrupted runs too:
 SIGINT raises KeyboardInterrupt and, while a write is in progress, SIGTERM raises SystemExit
 (exit status 143) instead of killing the process on the spot, so the temp file is removed
-either way.  Only SIGKILL (or a crash of the interpreter) can leave a hidden
-``.NAME.XXXXXXXXXXXX.tmp`` next to the target; the target itself is always the old or the
-complete new file.
+either way.  Only SIGKILL (or a crash of the interpreter, or a power cut) can leave a hidden
+``.NAME.PID.XXXXXXXX.tmp`` next to the target; the target itself is always the old or the
+complete new file, and the next write of the same target removes such leftovers whose process
+is gone.
 
 Durability (surviving a power cut, not just a crash of this process) costs an ``fsync``: for a
 500 MB model, several times the copy itself.  It is paid where it protects something: when the
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import secrets
 import signal
 import threading
@@ -60,6 +62,7 @@ def atomic_output(path: str | os.PathLike[str], *,
     if durable is None:
         durable = _fsync_wanted(replacing=mode is not None)
     with _sigterm_raises_system_exit():
+        _remove_leftovers(directory, os.path.basename(target))
         try:
             fd, temp = _create_temp(directory, os.path.basename(target))
         except OSError as exc:
@@ -127,15 +130,46 @@ def _existing_mode(target: str) -> int | None:
 
 
 def _create_temp(directory: str, base: str) -> tuple[int, str]:
-    """Create a fresh hidden file in ``directory``; mode 0o666 minus the umask, like open()."""
+    """Create a fresh hidden file in ``directory``; mode 0o666 minus the umask, like open().
+    Its name carries our process id, so a later write can tell a leftover from a live write."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     for _ in range(100):
-        temp = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tmp")
+        temp = os.path.join(directory, f".{base}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
         try:
             return os.open(temp, flags, 0o666), temp
         except FileExistsError:
             continue
     raise FileExistsError(f"could not create a temporary file in {directory}")
+
+
+def _remove_leftovers(directory: str, base: str) -> None:
+    """Delete temp files of earlier writes of ``base`` whose process no longer exists (killed
+    mid-write).  Another process's write in progress, and anything not named like our temp
+    files, is left alone; POSIX only (elsewhere a process id cannot be probed this way)."""
+    if os.name != "posix":
+        return
+    pattern = re.compile(rf"\.{re.escape(base)}\.(\d+)\.[0-9a-f]{{8}}\.tmp")
+    try:
+        names = os.listdir(directory or ".")
+    except OSError:
+        return
+    for name in names:
+        match = pattern.fullmatch(name)
+        if match and not _process_exists(int(match.group(1))):
+            with suppress(OSError):
+                os.unlink(os.path.join(directory, name))
+
+
+def _process_exists(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # someone else's process (or an unusable number): not ours to judge
+    return True
 
 
 def _fsync_directory(directory: str) -> None:
@@ -152,11 +186,13 @@ def _fsync_directory(directory: str) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, durable: bool = True) -> None:
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *,
+                       durable: bool | None = None) -> None:
     with atomic_output(path, durable=durable) as out:
         out.write(data)
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str, *, durable: bool = True) -> None:
+def atomic_write_text(path: str | os.PathLike[str], text: str, *,
+                      durable: bool | None = None) -> None:
     """Write text exactly as given, UTF-8 (fixes keep the file's own line endings)."""
     atomic_write_bytes(path, text.encode("utf-8"), durable=durable)

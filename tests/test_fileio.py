@@ -1,8 +1,11 @@
-"""When atomic writes fsync: on replacing an existing file (by default), always, or never."""
+"""When atomic writes fsync (on replacing an existing file by default, always, or never), and
+how they clean up after a killed write."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -64,3 +67,35 @@ def test_unknown_policy_is_an_error_before_anything_is_written(tmp_path, monkeyp
     with pytest.raises(PrototxtToolsError, match="PROTOTXT_TOOLS_FSYNC='sometimes'"):
         _write(target)
     assert os.listdir(tmp_path) == []
+
+
+# -- leftovers of killed writes ----------------------------------------------------------------
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_the_next_write_removes_leftovers_of_killed_writes(tmp_path):
+    """A SIGKILLed write leaves its hidden temp file; the next write of that target removes it
+    when its process is gone, and leaves a live process's temp file and other files alone."""
+    target = tmp_path / "model.caffemodel"
+    dead = tmp_path / f".model.caffemodel.{_dead_pid()}.0123abcd.tmp"
+    live = tmp_path / f".model.caffemodel.{os.getppid()}.89abcdef.tmp"
+    other_target = tmp_path / f".other.caffemodel.{_dead_pid()}.0123abcd.tmp"
+    not_ours = tmp_path / ".model.caffemodel.backup.tmp"
+    for path in (dead, live, other_target, not_ours):
+        path.write_bytes(b"partial")
+    _write(target)
+    assert target.read_bytes() == b"new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        p.name for p in (target, live, other_target, not_ours))
+
+
+def test_temp_files_carry_the_writing_process_id(tmp_path):
+    seen = []
+    with fileio.atomic_output(tmp_path / "x.bin") as out:
+        seen = [p.name for p in tmp_path.iterdir()]
+        out.write(b"x")
+    assert len(seen) == 1 and seen[0].startswith(f".x.bin.{os.getpid()}.")
