@@ -5,7 +5,8 @@ write_caffemodel; ``upgrade``, ``fc-to-conv`` and ``onnx`` run on it as real pro
 SIGINT, SIGTERM or SIGKILL as soon as their hidden temp file (``.NAME.XXXX.tmp``, see
 prototxt_tools.fileio) has started to grow.  Afterwards each destination holds either its
 previous content or exactly what an uninterrupted run writes (outputs are deterministic), with
-its permission bits kept.  After SIGINT/SIGTERM no temp file is left; SIGKILL cannot be handled,
+its permission bits kept, and fc-to-conv's prototxt and caffemodel are both old or both new.
+After SIGINT/SIGTERM no temp file is left; SIGKILL cannot be handled,
 so it may leave the hidden temp file (documented in fileio) -- the destination is still intact.
 ``prototxt-fix`` rewrites its input in place: it gets the signals at several moments of a run
 over a large V1 net and the file must be the original or the fully fixed one.
@@ -73,7 +74,7 @@ def command_argv(command: str, net: Path, model: Path, out: Path) -> list[str]:
     cli = [sys.executable, "-m", "prototxt_tools"]
     return cli + {
         "upgrade": ["upgrade", str(model), "-o", str(out / "up.caffemodel")],
-        # fc-to-conv writes the converted weights, then the prototxt
+        # fc-to-conv writes the prototxt's temp file, then the weights', then renames both
         "fc-to-conv": ["fc-to-conv", str(net), "-o", str(out / "conv.prototxt"), "--weights",
                        str(model), "--weights-out", str(out / "conv.caffemodel")],
         "onnx": ["onnx", str(net), "--weights", str(model), "-o", str(out / "net.onnx")],
@@ -168,13 +169,14 @@ def interrupt_case(big: dict, tmp_path: Path, command: str, name: str) -> None:
                                             out, signum)
     assert "Traceback" not in err
     which = check_destinations(out, reference)
+    assert len(set(which.values())) == 1, f"a pair half replaced: {which}"
     if not mid_write:  # the run finished before the temp file got big: nothing to check
         assert status == 0 and set(which.values()) == {"new"}
         return
     assert status in EXIT_STATUS[signum] + (0,), (status, err)
     if signum == signal.SIGKILL:
-        # cannot be handled: a hidden temp file may stay behind, the destinations are intact
-        assert len(temp_files(out)) <= 1
+        # cannot be handled: hidden temp files may stay behind, the destinations are intact
+        assert len(temp_files(out)) <= len(reference)
     else:
         assert temp_files(out) == [], "an interrupted run left its temp file"
         if status != 0:

@@ -9,7 +9,9 @@ LeNet's score map is the original net slid over the image.
 from __future__ import annotations
 
 import difflib
+import errno
 import hashlib
+import os
 import re
 
 import numpy as np
@@ -386,3 +388,91 @@ def test_v1_prototxt_and_v1_caffemodel(tmp_path):
     w, b = model.weights("fc")
     assert w.shape == (4, 2, 3, 3) and np.array_equal(w.reshape(4, 18), weight)
     assert np.array_equal(b, bias)
+
+
+# --- the prototxt and its caffemodel are replaced together -------------------------------------
+
+OLD = b"the previous file\n"
+
+
+def pair_args(tmp_path, out_dir=None) -> list:
+    """fc-to-conv of the tiny sample with its weights, into ``out_dir`` (tmp_path/out)."""
+    from conftest import SAMPLES
+
+    out_dir = out_dir or tmp_path / "out"
+    return ["fc-to-conv", str(SAMPLES / "tiny_convnet.prototxt"), "-o", str(out_dir / "c.prototxt"),
+            "--weights", str(SAMPLES / "tiny_convnet.caffemodel"),
+            "--weights-out", str(out_dir / "c.caffemodel")]
+
+
+def old_pair(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("c.prototxt", "c.caffemodel"):
+        (out / name).write_bytes(OLD)
+    return out
+
+
+def test_unwritable_prototxt_fails_before_the_caffemodel_is_written(tmp_path, capsys):
+    (tmp_path / "out").mkdir()
+    args = pair_args(tmp_path)
+    args[3] = str(tmp_path / "missing" / "c.prototxt")  # -o into a directory that is not there
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"{args[3]}: error: cannot write file")
+    assert list((tmp_path / "out").iterdir()) == []  # no caffemodel, no temp file
+
+
+def test_the_two_outputs_must_differ(tmp_path, capsys):
+    args = pair_args(tmp_path)
+    args[3] = args[-1]
+    assert main(args) == 2 and "-o and --weights-out" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+class _DiskFull:
+    def write(self, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def flush(self):
+        pass
+
+
+@pytest.mark.parametrize("where", ["prototxt", "caffemodel", "interrupt"])
+def test_a_failure_replaces_neither_file(tmp_path, capsys, monkeypatch, where):
+    """Disk full while the prototxt or the caffemodel is written, Ctrl-C during the caffemodel:
+    both old files stay, no temp file is left; then an undisturbed run writes both."""
+    from contextlib import contextmanager
+
+    from prototxt_tools import fileio
+    from prototxt_tools.caffemodel import writer
+
+    out = old_pair(tmp_path)
+    if where == "prototxt":  # the prototxt's atomic_output is looked up when it is written
+        real = fileio.atomic_output
+
+        @contextmanager
+        def failing(path, **kwargs):
+            with real(path, **kwargs):
+                yield _DiskFull()
+        monkeypatch.setattr(fileio, "atomic_output", failing)
+    elif where == "caffemodel":
+        monkeypatch.setattr(writer, "write_array", lambda out, array: _DiskFull().write(array))
+    if where == "interrupt":
+        def interrupt(done, total):
+            raise KeyboardInterrupt
+        _, net, _, proto, _, weights, _, weights_out = pair_args(tmp_path)
+        with pytest.raises(KeyboardInterrupt):
+            fc_to_conv_files(net, proto, weights, weights_out, progress=interrupt)
+    else:
+        assert main(pair_args(tmp_path)) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "No space left on device" in err[0]
+        assert err[0].startswith(str(out / f"c.{where}"))
+    assert sorted(p.name for p in out.iterdir()) == ["c.caffemodel", "c.prototxt"]
+    assert all(p.read_bytes() == OLD for p in out.iterdir())
+    monkeypatch.undo()
+    assert main(pair_args(tmp_path)) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["c.caffemodel", "c.prototxt"]
+    assert 'type: "Convolution"' in (out / "c.prototxt").read_text()
+    assert read_caffemodel(out / "c.caffemodel").net.layer[-2].type == "Convolution"

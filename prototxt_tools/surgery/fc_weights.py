@@ -128,15 +128,18 @@ def write_fc_to_conv_weights(weights_in: str, weights_out: str, result: FcToConv
     Refuses (PrototxtToolsError) to replace ``weights_in`` itself unless ``force``.
     ``progress(done, total)`` follows the write (a
     :class:`prototxt_tools.progress.TerminalProgress`)."""
+    net, weights, notes = _read_converted(weights_in, weights_out, result, force)
+    write_caffemodel(weights_out, net, weights, progress=progress)
+    return notes
+
+
+def _read_converted(weights_in: str, weights_out: str, result: FcToConvResult,
+                    force: bool) -> tuple[caffe_pb2.NetParameter, list, list]:
     if not force and same_file(weights_in, weights_out):
         raise PrototxtToolsError("--weights-out is the input caffemodel; write the converted "
                                  "weights to a new file (or pass --force to replace it)",
                                  weights_out)
-    model = read_caffemodel(weights_in)
-    net, weights, notes = convert_fc_weights(model, result)
-    write_caffemodel(weights_out, net, weights, progress=progress)
-    return notes
-
+    return convert_fc_weights(read_caffemodel(weights_in), result)
 
 
 def fc_to_conv_files(net_path: str, output: str | None = None, weights: str | None = None,
@@ -146,15 +149,22 @@ def fc_to_conv_files(net_path: str, output: str | None = None, weights: str | No
     output), and with ``weights`` write the converted caffemodel to ``weights_out``.
 
     Nothing is written unless everything converts; inputs are never replaced unless ``force``.
+    The two files are replaced together: both are written to temp files first (the prototxt's
+    first, so an unwritable ``-o`` fails before the big write) and renamed only once both are
+    complete, so a failure or an interrupt leaves both as they were.  Only one in the last
+    step, the prototxt's rename (and fsync, when it replaces a file), right after the
+    caffemodel's, could leave the new caffemodel next to the old prototxt.
     Returns the result and the notes to show the user (what changed, why names are kept).
     ``progress(done, total)`` follows the write of the weights."""
     from ..load import load_net
     from .fc_to_conv import convert_fc_to_conv
-    from .output import refuse_overwriting, write_net_text
+    from .output import is_stdout, net_text_output, refuse_overwriting
 
     if (weights is None) != (weights_out is None):
         raise PrototxtToolsError("--weights and --weights-out go together: the converted "
                                  "weights are written to a new caffemodel", weights or weights_out)
+    if weights_out is not None and not is_stdout(output) and same_file(output, weights_out):
+        raise PrototxtToolsError("-o and --weights-out name the same file", weights_out)
     if not force:
         refuse_overwriting(output, net_path, weights, what="-o")
         refuse_overwriting(weights_out, net_path, what="--weights-out")
@@ -162,13 +172,17 @@ def fc_to_conv_files(net_path: str, output: str | None = None, weights: str | No
     result = convert_fc_to_conv(loaded, inputs, state)
     result.warnings = list(loaded.warnings)
     notes = [c.describe() for c in result.conversions] + list(result.notes)
+    converted = None
     if weights is not None:
-        notes += write_fc_to_conv_weights(weights, weights_out, result, force, progress)
+        converted = _read_converted(weights, weights_out, result, force)
+        notes += converted[2]
         if result.conversions:
             notes.append(NAMES_KEPT)
     elif result.conversions:
         notes.append(OLD_WEIGHTS_WONT_FIT)
-    where = write_net_text(output, result.text, loaded.parsed.document.encoding)
+    with net_text_output(output, result.text, loaded.parsed.document.encoding) as where:
+        if converted is not None:  # renamed into place first, then the prototxt
+            write_caffemodel(weights_out, converted[0], converted[1], progress=progress)
     notes.append(f"converted net written to {where}"
                  + (f", weights to {weights_out}" if weights is not None else ""))
     return result, notes

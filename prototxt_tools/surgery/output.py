@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
+from typing import Iterator
 
 from ..errors import PrototxtToolsError
 
@@ -56,3 +58,24 @@ def write_net_text(output: str | None, text: str, encoding: str = "utf-8") -> st
         return "standard output"
     atomic_write_bytes(output, data)
     return output
+
+
+@contextmanager
+def net_text_output(output: str | None, text: str, encoding: str = "utf-8") -> Iterator[str]:
+    """:func:`write_net_text` for a result that goes with another file written in the block.
+
+    A file's temp copy is written on entry, so an unwritable ``output`` (a missing directory)
+    fails before the block writes anything; it replaces ``output`` only when the block ends
+    without an exception, right after the block's own atomic write has renamed its file: a
+    failure anywhere before leaves both files as they were.  Standard output is written after
+    the block.  Yields where the text goes, for messages."""
+    if is_stdout(output):
+        yield "standard output"
+        write_net_text(output, text, encoding)
+        return
+    from ..fileio import atomic_output
+
+    with atomic_output(output) as out:
+        out.write(encode_text(text, encoding))
+        out.flush()  # a write error (disk full) shows now, before the other file is written
+        yield output
