@@ -20,10 +20,11 @@ pytest.importorskip("onnxruntime")
 
 from prototxt_tools.errors import UnsupportedError  # noqa: E402
 from prototxt_tools.export import export_onnx  # noqa: E402
-from prototxt_tools.export.verify import run_opencv, run_onnxruntime  # noqa: E402
+from prototxt_tools.export.verify import run_onnxruntime  # noqa: E402
 from prototxt_tools.load import load_net  # noqa: E402
 
-from test_export_layers import (OPENCV, Case, assert_matches, caffe_pool, case_inputs,  # noqa: E402
+from test_export_layers import (Case, check_against_reference,
+                                check_reference_evaluator, caffe_pool, case_inputs,  # noqa: E402
                                 export_case, layer, ref)
 
 f32 = np.float32
@@ -357,18 +358,7 @@ CASES = [
 @pytest.mark.parametrize("opset", [13, 17, 18, 21])
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_layer_export_matches_reference(case: Case, opset: int, tmp_path):
-    path, caffemodel, weights, exported = export_case(case, tmp_path, opset)
-    onnx.checker.check_model(exported.to_proto(), full_check=True)
-    inputs = case_inputs(case)
-    ours = run_onnxruntime(exported.serialize(), inputs)
-    if case.reference == OPENCV:
-        pytest.importorskip("cv2")
-        expected = run_opencv(str(path), str(caffemodel), inputs, exported.outputs)
-    else:
-        expected = case.reference(inputs, weights)
-    assert expected, "the reference produced no output to compare"
-    for name, value in expected.items():
-        assert_matches(name, ours[name], value, case.tol)
+    check_against_reference(case, opset, tmp_path)
 
 
 REFERENCE_EVALUATOR_GAPS = {c: "onnx.reference (1.23) has no MaxRoiPool"
@@ -380,13 +370,7 @@ REFERENCE_EVALUATOR_GAPS = {c: "onnx.reference (1.23) has no MaxRoiPool"
     if c.id in REFERENCE_EVALUATOR_GAPS else c for c in CASES], ids=[c.id for c in CASES])
 def test_onnx_reference_evaluator_agrees(case: Case, tmp_path):
     """ONNX's reference implementation runs the same graphs (Loops with outer-scope reads too)."""
-    from onnx.reference import ReferenceEvaluator
-    _, _, _, exported = export_case(case, tmp_path)
-    inputs = case_inputs(case)
-    ours = run_onnxruntime(exported.serialize(), inputs)
-    evaluator = ReferenceEvaluator(exported.to_proto())
-    for name, value in zip(evaluator.output_names, evaluator.run(None, inputs)):
-        assert_matches(name, np.asarray(value, np.float32), ours[name], 1e-5)
+    check_reference_evaluator(case, tmp_path)
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if len({s[0] for s in c.inputs.values()}) == 1],

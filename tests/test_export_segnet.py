@@ -29,11 +29,12 @@ onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
 from prototxt_tools.export import export_onnx  # noqa: E402
-from prototxt_tools.export.verify import run_opencv, run_onnxruntime  # noqa: E402
+from prototxt_tools.export.verify import run_onnxruntime  # noqa: E402
 from prototxt_tools.load import load_net  # noqa: E402
 from prototxt_tools.shapes.network import infer_shapes  # noqa: E402
 
-from test_export_layers import (OPENCV, Case, assert_matches, caffe_conv, case_inputs,  # noqa: E402
+from test_export_layers import (Case, check_against_reference,
+                                check_reference_evaluator, caffe_conv, case_inputs,  # noqa: E402
                                 export_case, layer, ties)
 
 f32 = np.float32
@@ -251,18 +252,7 @@ CASES.append(Case("segnet_encoder_decoder", SEGNET, inputs={"data": (2, 3, 10, 1
 @pytest.mark.parametrize("opset", [13, 17, 18, 21])
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_segnet_layers_match_reference(case: Case, opset: int, tmp_path):
-    path, caffemodel, weights, exported = export_case(case, tmp_path, opset)
-    onnx.checker.check_model(exported.to_proto(), full_check=True)
-    inputs = case_inputs(case)
-    ours = run_onnxruntime(exported.serialize(), inputs)
-    if case.reference == OPENCV:
-        pytest.importorskip("cv2")
-        expected = run_opencv(str(path), str(caffemodel), inputs, exported.outputs)
-    else:
-        expected = case.reference(inputs, weights)
-    assert set(expected) == set(ours), "every net output is compared"
-    for name, value in expected.items():
-        assert_matches(name, ours[name], value, case.tol)
+    check_against_reference(case, opset, tmp_path, every_output=True)
 
 
 # onnx 1.23's MaxPool with all strides 1 takes a generic path whose Indices are wrong: the
@@ -276,13 +266,7 @@ REFERENCE_EVALUATOR_BUGS = {c: "onnx.reference MaxPool Indices are wrong when ev
     pytest.param(c, marks=pytest.mark.xfail(reason=REFERENCE_EVALUATOR_BUGS[c.id], strict=True))
     if c.id in REFERENCE_EVALUATOR_BUGS else c for c in CASES], ids=[c.id for c in CASES])
 def test_onnx_reference_evaluator_agrees(case: Case, tmp_path):
-    from onnx.reference import ReferenceEvaluator
-    _, _, _, exported = export_case(case, tmp_path)
-    inputs = case_inputs(case)
-    ours = run_onnxruntime(exported.serialize(), inputs)
-    evaluator = ReferenceEvaluator(exported.to_proto())
-    for name, value in zip(evaluator.output_names, evaluator.run(None, inputs)):
-        assert_matches(name, np.asarray(value, f32), ours[name], 1e-5)
+    check_reference_evaluator(case, tmp_path)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
@@ -318,8 +302,8 @@ def test_the_pooling_transcription_agrees_with_opencv(tmp_path):
     for params, kernel, stride, pad in [("kernel_size: 3 stride: 2 pad: 1", 3, 2, 1),
                                         ("kernel_size: 2 stride: 2", 2, 2, 0),
                                         ("kernel_size: 3 stride: 1", 3, 1, 0)]:
-        text = (f'layer {{ name: "data" type: "Input" top: "data" input_param {{ shape {{ '
-                f'dim: 2 dim: 3 dim: 8 dim: 7 }} }} }}\n' + pool(params))
+        text = ('layer { name: "data" type: "Input" top: "data" input_param { shape { '
+                'dim: 2 dim: 3 dim: 8 dim: 7 } } }\n' + pool(params))
         path = tmp_path / "pool.prototxt"
         path.write_text(text)
         net = cv2.dnn.readNetFromCaffe(str(path))
