@@ -12,7 +12,6 @@ under distinct names), never committed.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shutil

@@ -22,7 +22,6 @@ import csv
 import json
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 import pytest
 

@@ -25,7 +25,6 @@ from prototxt_tools.shapes.network import infer_shapes
 from prototxt_tools.surgery import (NAMES_KEPT, convert_fc_to_conv, fc_to_conv_files,
                                     plan_fc_to_conv)
 
-from conftest import CORPUS
 
 CAFFENET = "BVLC_caffe/models/bvlc_reference_caffenet/deploy.prototxt"
 FULL_CONV = "BVLC_caffe/examples/net_surgery/bvlc_caffenet_full_conv.prototxt"
