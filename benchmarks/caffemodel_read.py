@@ -8,7 +8,8 @@ and reports wall time and that child's peak RSS (``ru_maxrss`` from ``os.wait4``
 - ``python baseline``    : interpreter + numpy + protobuf + prototxt_tools imported, nothing read
 - ``read``               : ``read_caffemodel`` only (arrays are lazy views of the mmap)
 - ``read + sum``         : read and touch every value (``arr.sum()`` on every blob)
-- ``read + write``       : read, then ``write_caffemodel`` a copy (durable: fsync), and not durable
+- ``read + write``       : read, then ``write_caffemodel`` a copy, durable (fsync) and not (the
+                           default for a new file)
 - ``protobuf`` (--protobuf): ``NetParameter.FromString(file bytes)`` + ``np.array(blob.data)``
 
 Python children time their own work (imports excluded).  The page cache is warm (the file was
@@ -84,7 +85,8 @@ _CHILD = {
     "python baseline": "pass",
     "read": "m = read_caffemodel(SRC)",
     "read + sum": "m = read_caffemodel(SRC)\nfor l in m.layers:\n    for a in l.blobs: a.sum()",
-    "read + write (durable)": "m = read_caffemodel(SRC)\nwrite_caffemodel(DST, m.net, m.layers)",
+    "read + write (durable)":
+        "m = read_caffemodel(SRC)\nwrite_caffemodel(DST, m.net, m.layers, durable=True)",
     "read + write (no fsync)":
         "m = read_caffemodel(SRC)\nwrite_caffemodel(DST, m.net, m.layers, durable=False)",
     "protobuf FromString": "n = NetParameter.FromString(open(SRC, 'rb').read())",
