@@ -88,6 +88,25 @@ def test_upgrade_v1_caffemodel_runs_the_same_in_opencv(tmp_path):
     np.testing.assert_array_equal(outs[0], outs[1])
 
 
+def test_v1_net_and_v1_caffemodel_export_straight_to_onnx(tmp_path):
+    """The 2014 pair, exported without upgrading either file first: onnxruntime computes what
+    OpenCV's Caffe importer (which upgrades both itself) computes."""
+    cv2 = pytest.importorskip("cv2")
+    ort = pytest.importorskip("onnxruntime")
+    rng = np.random.default_rng(11)
+    v1_model, out = tmp_path / "lenet_v1.caffemodel", tmp_path / "lenet.onnx"
+    _v1_lenet_caffemodel(v1_model, rng)
+    assert main(["onnx", str(SAMPLES / "lenet_v1.prototxt"), "--weights", str(v1_model),
+                 "-o", str(out)]) == 0
+    x = rng.random((64, 1, 28, 28), dtype=np.float32)
+    net = cv2.dnn.readNetFromCaffe(str(SAMPLES / "lenet_v1.prototxt"), str(v1_model))
+    net.setInput(x)
+    expected = net.forward()
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    (ours,) = session.run(None, {"data": x})
+    np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("content,expected", [
     ("layer {\n  name: 'x'\n  bottom 'y'\n}\n", ":3:"),
     ("layer {\n  name: 'x'\n  convolution_param { num_output: 'many' }\n}\n", ":3:"),
