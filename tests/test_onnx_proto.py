@@ -103,3 +103,13 @@ def test_unstorable_attributes_are_refused():
         onnx_proto.make_attribute("k", object())
     with pytest.raises(TypeError, match="no ONNX tensor type"):
         onnx_proto.np_dtype_to_tensor_dtype(np.complex64)
+
+
+def test_onnx_own_messages_are_accepted_as_attribute_values():
+    """A plugin exporter may build a tensor or graph with onnx.helper: same bytes either way."""
+    tensor = numpy_helper.from_array(np.arange(3, dtype=np.float32), "t")
+    ours = onnx_proto.make_attribute("value", tensor).SerializeToString()
+    assert ours == helper.make_attribute("value", tensor).SerializeToString()
+    graph = helper.make_graph([], "body", [], [])
+    ours = onnx_proto.make_attribute("body", graph).SerializeToString()
+    assert ours == helper.make_attribute("body", graph).SerializeToString()

@@ -61,6 +61,7 @@ def to_array(tensor: TensorProto) -> np.ndarray:
 
 
 def make_attribute(key: str, value: Any) -> AttributeProto:
+    value = _ours(value)
     attr = AttributeProto(name=key)
     if isinstance(value, (bool, int, np.integer)):
         attr.i, attr.type = int(value), AttributeProto.INT
@@ -93,6 +94,13 @@ def make_attribute(key: str, value: Any) -> AttributeProto:
     else:
         raise TypeError(f"attribute '{key}': cannot store {value!r}")
     return attr
+
+
+def _ours(value: Any) -> Any:
+    """onnx's own TensorProto/GraphProto (a plugin may build one with onnx.helper) as ours."""
+    name = getattr(getattr(value, "DESCRIPTOR", None), "full_name", None)
+    ours = {"onnx.TensorProto": TensorProto, "onnx.GraphProto": GraphProto}.get(name)
+    return ours.FromString(value.SerializeToString()) if ours is not None else value
 
 
 def get_attribute_value(attr: AttributeProto) -> Any:
