@@ -57,7 +57,9 @@ def write_caffemodel(path: str | os.PathLike[str], net: caffe_pb2.NetParameter,
     """Write ``net`` with ``weights`` as a binary caffemodel at ``path`` (atomically).
 
     ``progress(bytes written, total bytes)`` is called as the file is written (see
-    :class:`prototxt_tools.progress.TerminalProgress`).
+    :class:`prototxt_tools.progress.TerminalProgress`).  ``durable`` fsyncs the file before it
+    replaces ``path``; None (the default) does when an existing file is replaced
+    (:mod:`prototxt_tools.fileio`).
 
     ``weights`` maps layer names to their blobs, or is a list of :class:`LayerWeights` matched
     to the net's layers in order (as ``CaffeModel.layers``).  A layer with weights gets exactly
