@@ -86,6 +86,25 @@ def atomic_output(path: str | os.PathLike[str], *,
         _fsync_directory(directory)
 
 
+def refuse_overwriting(output: str | None, *inputs: str | None, what: str = "-o") -> None:
+    """Raise when ``output`` names one of ``inputs``: commands never modify their inputs (a
+    mistyped ``-o`` must not replace the caffemodel the command reads).  None/``-`` is stdout."""
+    if output is None or output == "-":
+        return
+    for given in inputs:
+        if given is not None and os.path.exists(output) and same_file(output, given):
+            raise PrototxtToolsError(f"{what} names the input file {given}; write the result to "
+                                     "a new file (inputs are never modified)", output)
+
+
+def same_file(a: str, b: str) -> bool:
+    """Do two paths name the same file (through links, case-insensitive file systems...)?"""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
 def _is_our_write_error(exc: BaseException, temp: str) -> bool:
     """An OSError of writing/renaming the temp file (not one the caller's block raised about
     another file): reported under the output's name."""

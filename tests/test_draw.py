@@ -206,3 +206,13 @@ def test_shapes_markdown_escapes_pipes(tmp_path):
                    'dim: 1 dim: 2 } } }\n')
     (row,) = [markdown_cells(line) for line in shapes_markdown(net)[2:-1]]
     assert row[0] == "in\\|put" and len(row) == 6
+
+
+def test_draw_never_writes_over_its_input(tmp_path, capsys):
+    from prototxt_tools.cli import main
+    net = tmp_path / "net.prototxt"
+    net.write_bytes((SAMPLES / "tiny_convnet.prototxt").read_bytes())
+    before = net.read_bytes()
+    assert main(["draw", str(net), "--format", "dot", "-o", str(net)]) == 2
+    assert "names the input file" in capsys.readouterr().err
+    assert net.read_bytes() == before and os.listdir(tmp_path) == ["net.prototxt"]

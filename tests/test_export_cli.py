@@ -391,3 +391,20 @@ def test_pooling_with_an_empty_last_window_is_refused(tmp_path, pool):
     y = run_onnxruntime(exported.serialize(), {"data": x})["pool"]
     assert y.shape == (1, 2, 3, 4)
     np.testing.assert_array_equal(y, x[:, :, ::2, ::2])  # a 1x1 kernel picks one value
+
+
+@pytest.mark.parametrize("target", ["net", "weights", "weights.data"])
+def test_cli_never_writes_over_its_inputs(tmp_path, capsys, target):
+    """A mistyped -o naming the caffemodel (or the net) must not replace it with the model."""
+    # "weights.data": external data would go to OUTPUT.data, here the caffemodel's name
+    name = "net.onnx.data" if target == "weights.data" else "net.caffemodel"
+    net, weights = tmp_path / "net.prototxt", tmp_path / name
+    net.write_bytes(TINY.read_bytes())
+    weights.write_bytes(TINY_WEIGHTS.read_bytes())
+    before = {p: p.read_bytes() for p in (net, weights)}
+    output = {"net": net, "weights": weights, "weights.data": tmp_path / "net.onnx"}[target]
+    assert main(["onnx", str(net), "--weights", str(weights), "-o", str(output)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "names the input file" in err[0]
+    assert {p: p.read_bytes() for p in (net, weights)} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, "net.prototxt"])

@@ -32,12 +32,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def execute(args: argparse.Namespace) -> int:
     from ..draw import drawing_of, format_of, render, to_dot
-    from ..fileio import atomic_output
+    from ..fileio import atomic_output, refuse_overwriting
     from ..ir import NetState
     from ..load import load_net
     from ..shapes.network import parse_input_override
 
     fmt = _format(args, format_of)
+    refuse_overwriting(args.output, args.input)
     try:
         overrides = dict(parse_input_override(o) for o in args.overrides)
     except ValueError as exc:

@@ -50,11 +50,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def execute(args: argparse.Namespace) -> int:
     from ..export import DEFAULT_OPSET, export_onnx
+    from ..fileio import refuse_overwriting
     from ..ir import NetState
     from ..load import load_net
     from ..progress import TerminalProgress
     from ..shapes.network import parse_input_override
 
+    # the model, and its external data file when there is one, never replace an input
+    refuse_overwriting(args.output, args.input, args.weights)
+    refuse_overwriting(args.output + ".data", args.input, args.weights, what="-o's .data file")
     try:
         overrides = dict(parse_input_override(o) for o in args.overrides)
     except ValueError as exc:

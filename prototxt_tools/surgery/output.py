@@ -2,34 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from contextlib import contextmanager
 from typing import Iterator
 
-from ..errors import PrototxtToolsError
+from ..fileio import refuse_overwriting, same_file  # noqa: F401  (re-exported)
 
 
 def is_stdout(output: str | None) -> bool:
     return output is None or output == "-"
-
-
-def refuse_overwriting(output: str | None, *inputs: str | None, what: str = "-o") -> None:
-    """Raise when ``output`` names one of ``inputs``: commands never modify their inputs."""
-    if is_stdout(output):
-        return
-    for given in inputs:
-        if given is not None and os.path.exists(output) and same_file(output, given):
-            raise PrototxtToolsError(f"{what} names the input file {given}; write the result to "
-                                     "a new file (inputs are never modified)", output)
-
-
-def same_file(a: str, b: str) -> bool:
-    """Do two paths name the same file (through links, case-insensitive file systems...)?"""
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return os.path.realpath(a) == os.path.realpath(b)
 
 
 def encode_text(text: str, encoding: str) -> bytes:
