@@ -524,3 +524,40 @@ def test_scalar_blob_keeps_its_empty_shape(tmp_path):
     assert list(proto.layer[0].blobs[0].shape.dim) == [] and list(proto.layer[0].blobs[0].data) == [0.25]
     blob = read_caffemodel(out).weights("p")[0]
     assert blob.shape == () and float(blob) == 0.25
+
+
+def test_saved_gradients_are_counted_not_read(tmp_path):
+    """A snapshot's diff/double_diff is skipped (inference never reads it) but counted, packed
+    or not, so commands that rewrite the file say they leave it out."""
+    from prototxt_tools.cli import main
+    net = caffe_pb2.NetParameter(name="snap")
+    for name, diff in (("with_diff", True), ("plain", False)):
+        layer = net.layers.add(name=name, type=caffe_pb2.V1LayerParameter.INNER_PRODUCT)
+        blob = layer.blobs.add(num=1, channels=1, height=2, width=3)
+        blob.data.extend([1, 2, 3, 4, 5, 6])
+        if diff:
+            blob.diff.extend([0.5] * 6)
+            blob.double_diff.extend([0.25] * 6)
+    path = tmp_path / "snap.caffemodel"
+    path.write_bytes(net.SerializeToString())
+    model = read_caffemodel(path)
+    assert model.diff_blobs == 1
+    assert model.weights("with_diff")[0].ravel().tolist() == [1, 2, 3, 4, 5, 6]
+    # unpacked diff values (one fixed32 record each: legal protobuf, not what Caffe writes)
+    raw_blob = (bytes([0x08, 1, 0x10, 1, 0x18, 1, 0x20, 2, 0x2a, 8])
+                + np.array([1, 2], "<f4").tobytes()
+                + b"".join(b"\x35" + np.float32(v).tobytes() for v in (0.5, 0.5)))
+    layer = caffe_pb2.V1LayerParameter(name="u").SerializeToString() + bytes(
+        [0x32, len(raw_blob)]) + raw_blob
+    unpacked = read_caffemodel(bytes([0x12, len(layer)]) + layer)
+    assert unpacked.diff_blobs == 1 and unpacked.weights("u")[0].ravel().tolist() == [1, 2]
+    clean = caffe_pb2.NetParameter()
+    clean.CopyFrom(net)
+    for layer in clean.layers:
+        for blob in layer.blobs:
+            blob.ClearField("diff")
+            blob.ClearField("double_diff")
+    assert read_caffemodel(clean.SerializeToString()).diff_blobs == 0
+    out = tmp_path / "up.caffemodel"
+    assert main(["upgrade", str(path), "-o", str(out)]) == 0
+    assert read_caffemodel(out).diff_blobs == 0

@@ -6,7 +6,8 @@ Caffe's rules (``Blob::FromProto`` with reshape, BVLC ``src/caffe/blob.cpp``):
   ``shape.dim`` (no dims: a scalar holding one value);
 - values come from ``double_data`` when it is non-empty (``data`` is then ignored), else from
   ``data``; their count must equal the shape's.
-``diff``/``double_diff`` (gradients saved with snapshots) are skipped: inference never needs them.
+``diff``/``double_diff`` (gradients saved with snapshots) are skipped: inference never needs them;
+``has_diff`` says a blob had some, so that commands rewriting the file can say they dropped them.
 
 Packed data (what Caffe writes) becomes ``np.frombuffer`` over the buffer: zero-copy.  Unpacked
 repeated values (one tag per element, legal protobuf) are found as runs of fixed-size records
@@ -48,6 +49,7 @@ class ScannedBlob:
     floats: list[np.ndarray]
     doubles: list[np.ndarray]
     stripped: bytes
+    has_diff: bool = False
 
     def array(self, layer_name: str, index: int) -> np.ndarray:
         """The values reshaped to the blob's shape, float32 (or float64 from ``double_data``)."""
@@ -72,6 +74,7 @@ def scan_blob(buf: memoryview, start: int, end: int) -> ScannedBlob:
     dims: list[int] = []
     legacy: dict[int, int] = {}
     kept: list[memoryview] = []
+    has_diff = False
     pos = start
     while pos < end:
         unpacked = _UNPACKED_TAGS.get(buf[pos])
@@ -80,6 +83,8 @@ def scan_blob(buf: memoryview, start: int, end: int) -> ScannedBlob:
             run, pos = _unpacked_run(buf, pos, end, dtype)
             if field in values:  # data, not diff
                 values[field].append(np.ascontiguousarray(run))
+            else:
+                has_diff = has_diff or run.size > 0
             continue
         field = read_field(buf, pos, end)
         dtype = _VALUE_FIELDS.get(field.number)
@@ -88,6 +93,8 @@ def scan_blob(buf: memoryview, start: int, end: int) -> ScannedBlob:
             data = _packed(buf, field.value_start, field.end, dtype, field.start)
             if field.number in values:  # data, not diff
                 values[field.number].append(data)
+            else:
+                has_diff = has_diff or data.size > 0
         else:
             kept.append(buf[field.start:field.end])
             if field.number == n.BLOB_SHAPE and field.wire_type == LENGTH_DELIMITED:
@@ -100,7 +107,7 @@ def scan_blob(buf: memoryview, start: int, end: int) -> ScannedBlob:
     if any(d < 0 for d in shape):
         raise corrupt(start, f"blob shape {list(shape)} has a negative dimension")
     return ScannedBlob(start, shape, values[n.BLOB_DATA], values[n.BLOB_DOUBLE_DATA],
-                       b"".join(kept))
+                       b"".join(kept), has_diff)
 
 
 def _packed(buf: memoryview, start: int, end: int, dtype: np.dtype, tag_offset: int) -> np.ndarray:

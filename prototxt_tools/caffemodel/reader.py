@@ -51,12 +51,15 @@ class CaffeModel:
     fields (``shape`` or num/channels/height/width) but no ``data``/``double_data``/``diff``:
     never serialize ``net`` itself as a caffemodel, use :func:`write_caffemodel` with
     ``layers``.  ``layers[i]`` belongs to ``net.layer[i]`` (resp. ``net.layers[i]``).
+    ``diff_blobs`` counts the blobs that also held saved gradients (a snapshot's ``diff``),
+    which are not read: a caffemodel written from this one has none.
     """
 
     net: caffe_pb2.NetParameter
     format: Format
     layers: list[LayerWeights]
     path: str | None = None
+    diff_blobs: int = 0
 
     def __repr__(self) -> str:
         blobs = sum(len(layer.blobs) for layer in self.layers)
@@ -64,6 +67,14 @@ class CaffeModel:
         where = f" {self.path!r}" if self.path else ""
         return (f"<CaffeModel{where} ({self.format}): {len(self.layers)} layers, {blobs} blobs, "
                 f"{values:,} values>")
+
+    def dropped_diff_note(self) -> str | None:
+        """What a rewrite of this model leaves out, for the user (None when nothing)."""
+        if not self.diff_blobs:
+            return None
+        return (f"the saved gradients (diff) of {self.diff_blobs} blob"
+                f"{'s' if self.diff_blobs != 1 else ''} are not written: a snapshot's training "
+                "state, which inference never reads")
 
     def weights(self, name: str) -> list[np.ndarray]:
         """The blobs of the first layer called ``name``; KeyError when there is none."""
@@ -91,7 +102,8 @@ def read_caffemodel(source: Source, *, writable: bool = False) -> CaffeModel:
     except CaffemodelError as error:
         error.path = error.path or path
         raise
-    return CaffeModel(net, fmt, layers, path)
+    diffs = sum(blob.has_diff for scan in scans for blob in scan.blobs)
+    return CaffeModel(net, fmt, layers, path, diffs)
 
 
 def iter_layer_weights(source: Source, *, writable: bool = False) -> Iterator[LayerWeights]:

@@ -69,6 +69,8 @@ def convert_fc_weights(model: CaffeModel, result: FcToConvResult
                               model.path)
     notes = [f"{name}: no weights in the caffemodel; Caffe will fill it from its fillers"
              for name in by_name if name not in done]
+    if model.dropped_diff_note():
+        notes.append(model.dropped_diff_note())
     return net, weights, notes
 
 
