@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..shapes.pooling import MAX, STOCHASTIC, spp_level
+from ..shapes.pooling import MAX, STOCHASTIC, empty_last_window, spp_level
 from ..shapes.pooling import pool_2d as _caffe_pooled_size
 from .nn import end_pad
 from .registry import exporter
@@ -62,7 +62,7 @@ def pooling(ctx, layer):
     param = layer.param.pooling_param
     bottom, top = ctx.bottom_shape(layer), ctx.top_shape(layer)
     kernel, pad, stride = _geometry(param, bottom)
-    _refuse_empty_windows(ctx, bottom, tuple(top[2:]), kernel, pad, stride)
+    _refuse_empty_windows(ctx, bottom, top, kernel, pad, stride)
     if len(layer.tops) > 1:
         _max_pool_with_mask(ctx, layer, bottom, tuple(top[2:]), kernel, pad, stride)
         return
@@ -70,18 +70,17 @@ def pooling(ctx, layer):
             param.pool == MAX, out=ctx.top(layer))
 
 
-def _refuse_empty_windows(ctx, bottom: tuple, top_spatial: tuple, kernel, pad, stride) -> None:
-    """Without padding Caffe does not clip a last window that ceil rounding starts past the
-    input (kernel < stride): that output is -FLT_MAX (MAX) or a division by a window size of
-    zero or less (AVE), and ONNX has no pooling that computes either."""
-    for axis, (n, o, k, s, p) in enumerate(zip(bottom[2:], top_spatial, kernel, stride, pad)):
-        start = (o - 1) * s - p
-        if start >= n:
-            name = ("height", "width")[axis]
-            ctx.unsupported(("pooling_param",), f"the last pooling window along the {name} "
-                            f"starts at {start}, past the input ({n}): kernel {k} < stride {s} "
-                            "with Caffe's ceil rounding leaves it empty, where Caffe outputs "
-                            "-FLT_MAX (MAX) or divides by a window size <= 0 (AVE)")
+def _refuse_empty_windows(ctx, bottom: tuple, top: tuple, kernel, pad, stride) -> None:
+    """A last window past the input (:func:`empty_last_window`): ONNX has no pooling that
+    computes Caffe's -FLT_MAX / division by a window size <= 0 there."""
+    empty = empty_last_window(bottom, top, stride, pad)
+    if empty is not None:
+        axis, start = empty
+        ctx.unsupported(("pooling_param",), f"the last pooling window along the "
+                        f"{('height', 'width')[axis]} starts at {start}, past the input "
+                        f"({bottom[2 + axis]}): kernel {kernel[axis]} < stride {stride[axis]} "
+                        "with Caffe's ceil rounding leaves it empty, where Caffe outputs "
+                        "-FLT_MAX (MAX) or divides by a window size <= 0 (AVE)")
 
 
 def _max_pool_attrs(bottom: tuple, top_spatial: tuple, kernel, pad, stride) -> dict:

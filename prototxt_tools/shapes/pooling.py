@@ -54,6 +54,18 @@ def pool_2d(bottom: tuple, kernel: tuple, pad: tuple, stride: tuple, ceil_mode: 
     return tuple(sizes)
 
 
+def empty_last_window(bottom: tuple, top: tuple, stride, pad) -> tuple | None:
+    """(axis, start) of the first spatial axis whose last window starts past the input, or
+    None.  With padding Caffe drops such a window (above); without, ceil rounding keeps it
+    when the kernel is smaller than the stride, and Caffe then outputs -FLT_MAX (MAX) or
+    divides by a window size <= 0 (AVE) there."""
+    for axis, (n, o, s, p) in enumerate(zip(bottom[2:], top[2:], stride, pad)):
+        start = (o - 1) * s - p
+        if start >= n:
+            return axis, start
+    return None
+
+
 def _pair(param, name: str, h_name: str, w_name: str) -> tuple:
     if has(param, h_name):
         return (c_int(getattr(param, h_name), (P, h_name)),

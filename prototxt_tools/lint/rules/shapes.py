@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from ...fix.kernels import covering_kernel_fix, redundant_spellings_fix
+from ...shapes.pooling import empty_last_window
 from ..diagnostic import Finding
 from ..registry import Rule, rule
 from . import _windows as windows
@@ -172,18 +173,17 @@ class PoolingWindowPastInput(Rule):
             top = ctx.shapes.shape_of(layer.tops[0])
             if window is None or top is None or len(top) != 4:
                 continue
-            for axis in range(2):
-                n, o = bottom[2 + axis], top[2 + axis]
-                start = (o - 1) * window.stride[axis] - window.pad[axis]
-                if start >= n:
-                    name = ("height", "width")[axis]
-                    yield Finding(
-                        f"{layer.name}: the last of its {o} windows along the {name} starts at "
-                        f"{start}, past the input's {n} (kernel {window.kernel[axis]} < stride "
-                        f"{window.stride[axis]}, no pad): Caffe outputs -FLT_MAX (MAX) or "
-                        "divides by a window size <= 0 (AVE) there",
-                        at=tuple(layer.origin) + ("pooling_param",), layer=layer.name)
-                    break
+            empty = empty_last_window(bottom, top, window.stride, window.pad)
+            if empty is None:
+                continue
+            axis, start = empty
+            yield Finding(
+                f"{layer.name}: the last of its {top[2 + axis]} windows along the "
+                f"{('height', 'width')[axis]} starts at {start}, past the input's "
+                f"{bottom[2 + axis]} (kernel {window.kernel[axis]} < stride "
+                f"{window.stride[axis]}, no pad): Caffe outputs -FLT_MAX (MAX) or divides by "
+                "a window size <= 0 (AVE) there",
+                at=tuple(layer.origin) + ("pooling_param",), layer=layer.name)
 
 
 def _dead_parts(overhang: list, spatial: int) -> str:
