@@ -56,17 +56,19 @@ class Fix:
         """Identity of the change itself: several findings may carry the same fix."""
         return tuple((e.start, e.end, e.text) for e in self.edits)
 
-    def to_dict(self) -> dict:
-        """JSON form (ruff's shape: message, applicability, edits with content and locations)."""
-        edits = []
-        for edit, pos in zip(self.edits, self.positions or [None] * len(self.edits)):
+    def to_dict(self, edits: bool = True) -> dict:
+        """JSON form (ruff's shape: message, applicability, edits with content and locations);
+        ``edits=False`` gives an empty edit list (a fix already given in full elsewhere)."""
+        items = []
+        for edit, pos in zip(self.edits if edits else (),
+                             self.positions or [None] * len(self.edits)):
             item = {"content": edit.text, "start": edit.start, "end": edit.end}
             if pos is not None:
                 item["location"] = {"row": pos.line, "column": pos.col}
                 item["end_location"] = {"row": pos.end_line, "column": pos.end_col}
-            edits.append(item)
+            items.append(item)
         return {"message": self.description, "applicability": self.applicability,
-                "reason": self.reason, "edits": edits}
+                "reason": self.reason, "edits": items}
 
 
 def make_fix(document, description: str, edits, unsafe_reason: str | None = None) -> Fix | None:

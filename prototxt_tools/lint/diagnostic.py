@@ -66,8 +66,9 @@ class Diagnostic:
     def location(self) -> str:
         return f"{self.path}:{self.line}:{self.col}"
 
-    def to_dict(self) -> dict:
+    def to_dict(self, fix_edits: bool = True) -> dict:
+        """JSON form; without ``fix_edits`` the fix is described but its edits left out."""
         fix = self.fix
         data = asdict(replace(self, fix=None))
-        data["fix"] = fix.to_dict() if fix is not None else None
+        data["fix"] = fix.to_dict(fix_edits) if fix is not None else None
         return data

@@ -7,7 +7,6 @@ into the text written to stdout.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections import Counter
 from pathlib import PurePath
@@ -95,20 +94,13 @@ def json_format(diagnostics: list[Diagnostic], rules: list) -> str:
     items, first = [], {}
     for index, d in enumerate(diagnostics):
         key = (d.path, id(d.fix)) if d.fix is not None else None
+        item = d.to_dict(fix_edits=key not in first)
         if key in first:
-            item = _without_fix(d)
-            item["fix"] = {"message": d.fix.description, "applicability": d.fix.applicability,
-                           "reason": d.fix.reason, "edits": [], "same_as": first[key]}
-        else:
-            item = d.to_dict()
-            if key is not None:
-                first[key] = index
+            item["fix"]["same_as"] = first[key]
+        elif key is not None:
+            first[key] = index
         items.append(item)
     return json.dumps(items, indent=2) + "\n"
-
-
-def _without_fix(d: Diagnostic) -> dict:
-    return dataclasses.asdict(dataclasses.replace(d, fix=None))
 
 
 # -- GitHub Actions workflow commands -----------------------------------------------------------
