@@ -25,20 +25,19 @@ def encode_text(text: str, encoding: str) -> bytes:
 def write_net_text(output: str | None, text: str, encoding: str = "utf-8") -> str:
     """Write ``text`` to ``output`` atomically, or to standard output for None/``-``; returns
     where it went, for messages."""
-    from ..fileio import atomic_write_bytes
+    with net_text_output(output, text, encoding) as where:
+        pass  # nothing else to write with it
+    return where
 
-    data = encode_text(text, encoding)
-    if is_stdout(output):
-        sys.stdout.flush()
-        buffer = getattr(sys.stdout, "buffer", None)
-        if buffer is not None:
-            buffer.write(data)
-            buffer.flush()
-        else:
-            sys.stdout.write(text)
-        return "standard output"
-    atomic_write_bytes(output, data)
-    return output
+
+def _write_stdout(text: str, encoding: str) -> None:
+    sys.stdout.flush()
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is not None:
+        buffer.write(encode_text(text, encoding))
+        buffer.flush()
+    else:
+        sys.stdout.write(text)
 
 
 @contextmanager
@@ -52,7 +51,7 @@ def net_text_output(output: str | None, text: str, encoding: str = "utf-8") -> I
     the block.  Yields where the text goes, for messages."""
     if is_stdout(output):
         yield "standard output"
-        write_net_text(output, text, encoding)
+        _write_stdout(text, encoding)
         return
     from ..fileio import atomic_output
 
