@@ -28,7 +28,8 @@ def execute(args: argparse.Namespace) -> int:
     from ..ir import NetState
     from ..load import load_net
     from ..shapes.network import parse_input_override
-    from ..surgery import make_deploy, refuse_overwriting, write_net_text
+    from ..fileio import refuse_overwriting
+    from ..surgery import make_deploy, write_net_text
 
     try:
         overrides = dict(parse_input_override(o) for o in args.overrides)

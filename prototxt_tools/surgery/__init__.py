@@ -7,12 +7,13 @@
   ``prob``) after the classifier).
 """
 
+from ..fileio import refuse_overwriting, same_file
 from .deploy import DeployResult, make_deploy
 from .fc_to_conv import (FcConversion, FcToConvResult, convert_fc_to_conv, fc_to_conv_edits,
                          plan_fc_to_conv, verify_conversion)
 from .fc_weights import (NAMES_KEPT, OLD_WEIGHTS_WONT_FIT, convert_fc_weights, fc_to_conv_files,
                          reshape_fc_blobs, write_fc_to_conv_weights)
-from .output import refuse_overwriting, same_file, write_net_text
+from .output import write_net_text
 
 __all__ = [
     "FcConversion", "FcToConvResult", "convert_fc_to_conv", "fc_to_conv_edits",

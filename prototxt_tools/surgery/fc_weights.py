@@ -18,9 +18,9 @@ import numpy as np
 
 from ..caffemodel import CaffeModel, LayerWeights, read_caffemodel, write_caffemodel
 from ..errors import CaffemodelError, PrototxtToolsError
+from ..fileio import refuse_overwriting, same_file
 from ..schema import caffe_pb2
 from .fc_to_conv import FcConversion, FcToConvResult
-from .output import same_file
 
 NAMES_KEPT = (
     "layer names are kept: the new caffemodel holds each converted layer's weights already "
@@ -160,7 +160,7 @@ def fc_to_conv_files(net_path: str, output: str | None = None, weights: str | No
     ``progress(done, total)`` follows the write of the weights."""
     from ..load import load_net
     from .fc_to_conv import convert_fc_to_conv
-    from .output import is_stdout, net_text_output, refuse_overwriting
+    from .output import is_stdout, net_text_output
 
     if (weights is None) != (weights_out is None):
         raise PrototxtToolsError("--weights and --weights-out go together: the converted "

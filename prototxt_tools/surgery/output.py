@@ -6,7 +6,6 @@ import sys
 from contextlib import contextmanager
 from typing import Iterator
 
-from ..fileio import refuse_overwriting, same_file  # noqa: F401  (re-exported)
 
 
 def is_stdout(output: str | None) -> bool:
