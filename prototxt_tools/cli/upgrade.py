@@ -88,6 +88,7 @@ def _upgrade_caffemodel(path: str, output: str | None) -> tuple[list, str]:
             weights.append(LayerWeights(layer.name, layer.type, []))
     with TerminalProgress(f"writing {output}") as progress:
         write_caffemodel(output, result.net, weights, progress=progress)
-    if model.dropped_diff_note():
-        print(f"{path}: {model.dropped_diff_note()}", file=sys.stderr)
+    dropped = model.dropped_diff_note()
+    if dropped:
+        print(f"{path}: {dropped}", file=sys.stderr)
     return list(result.changes), result.source_format

@@ -69,8 +69,9 @@ def convert_fc_weights(model: CaffeModel, result: FcToConvResult
                               model.path)
     notes = [f"{name}: no weights in the caffemodel; Caffe will fill it from its fillers"
              for name in by_name if name not in done]
-    if model.dropped_diff_note():
-        notes.append(model.dropped_diff_note())
+    dropped = model.dropped_diff_note()
+    if dropped:
+        notes.append(dropped)
     return net, weights, notes
 
 
