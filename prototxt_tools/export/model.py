@@ -2,12 +2,13 @@
 
 The model is built with our own copy of ONNX's schema (:mod:`.onnx_proto`): writing it never
 imports onnx.  Initializers are attached only when the model is written, straight from the
-arrays (:mod:`.stream`; nothing goes through Python lists).  A model whose initializers would not fit protobuf's 2 GiB message limit is saved with
-external data: every initializer of 1 KiB or more is streamed from its array into
-``<model>.data`` next to the model and referenced by offset and length, as
-``onnx.save_model(..., save_as_external_data=True)`` lays it out.  Both files are replaced
-atomically.  With ``check=True`` onnx's full checker (node schemas, types, shape inference)
-runs on the model before it is put in place; every exporter's output passes it in the tests.
+arrays (:mod:`.stream`; nothing goes through Python lists).  A model whose initializers would
+not fit protobuf's 2 GiB message limit is saved with external data: every initializer of 1 KiB
+or more is streamed from its array into ``<model>.data`` next to the model and referenced by
+offset and length, as ``onnx.save_model(..., save_as_external_data=True)`` lays it out.  Both
+files are replaced atomically.  With ``check=True`` onnx's full checker (node schemas, types,
+shape inference) runs on the model before it is put in place; every exporter's output passes
+it in the tests.
 """
 
 from __future__ import annotations
@@ -59,11 +60,14 @@ class ExportedModel:
         when it cannot fit 2 GiB)."""
         return onnx_proto.to_onnx_model(self._with_weights())
 
-    def _with_weights(self) -> ModelProto:
+    def _require_embeddable(self) -> None:
         if self.weight_bytes > EMBED_LIMIT:
             raise UnsupportedError(f"the weights hold {self.weight_bytes:,} bytes, more than one "
                                    "ONNX file (a protobuf message, < 2 GiB) can; save the "
                                    "model with external data")
+
+    def _with_weights(self) -> ModelProto:
+        self._require_embeddable()
         proto = ModelProto()
         proto.CopyFrom(self.model)
         proto.graph.initializer.extend(from_array(array, name)
@@ -90,8 +94,8 @@ class ExportedModel:
         if external_data is None:
             limit = EMBED_LIMIT if embed_limit is None else embed_limit
             external_data = self.weight_bytes > limit
-        if not external_data and self.weight_bytes > EMBED_LIMIT:
-            self._with_weights()  # raises the UnsupportedError
+        if not external_data:
+            self._require_embeddable()
         if check:
             try:
                 self._check_graph()
