@@ -180,8 +180,6 @@ def _remove_leftovers(directory: str, base: str) -> None:
 
 
 def _process_exists(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
