@@ -53,13 +53,6 @@ def from_array(array: np.ndarray, name: str | None = None) -> TensorProto:
     return tensor
 
 
-def to_array(tensor: TensorProto) -> np.ndarray:
-    """The values of a TensorProto this module wrote (``raw_data``), as a numpy array."""
-    dtype = next(d for d, t in _NUMPY_TYPES.items() if t == tensor.data_type)
-    return np.frombuffer(tensor.raw_data, dtype.newbyteorder("<")).astype(dtype).reshape(
-        tuple(tensor.dims))
-
-
 def make_attribute(key: str, value: Any) -> AttributeProto:
     value = _ours(value)
     attr = AttributeProto(name=key)
