@@ -23,7 +23,7 @@ from prototxt_tools.export import export_onnx  # noqa: E402
 from prototxt_tools.export.verify import run_onnxruntime  # noqa: E402
 from prototxt_tools.load import load_net  # noqa: E402
 
-from test_export_layers import (Case, check_against_reference,
+from test_export_layers import (Case, cases_expecting, check_against_reference,
                                 check_reference_evaluator, caffe_pool, case_inputs,  # noqa: E402
                                 export_case, layer, ref)
 
@@ -365,9 +365,7 @@ REFERENCE_EVALUATOR_GAPS = {c: "onnx.reference (1.23) has no MaxRoiPool"
                             for c in ("roi_pooling", "roi_pooling_opencv")}
 
 
-@pytest.mark.parametrize("case", [
-    pytest.param(c, marks=pytest.mark.xfail(reason=REFERENCE_EVALUATOR_GAPS[c.id], strict=True))
-    if c.id in REFERENCE_EVALUATOR_GAPS else c for c in CASES], ids=[c.id for c in CASES])
+@pytest.mark.parametrize("case", cases_expecting(CASES, REFERENCE_EVALUATOR_GAPS))
 def test_onnx_reference_evaluator_agrees(case: Case, tmp_path):
     """ONNX's reference implementation runs the same graphs (Loops with outer-scope reads too)."""
     check_reference_evaluator(case, tmp_path)

@@ -33,7 +33,7 @@ from prototxt_tools.export.verify import run_onnxruntime  # noqa: E402
 from prototxt_tools.load import load_net  # noqa: E402
 from prototxt_tools.shapes.network import infer_shapes  # noqa: E402
 
-from test_export_layers import (Case, check_against_reference,
+from test_export_layers import (Case, cases_expecting, check_against_reference,
                                 check_reference_evaluator, caffe_conv, case_inputs,  # noqa: E402
                                 export_case, layer, ties)
 
@@ -262,9 +262,7 @@ REFERENCE_EVALUATOR_BUGS = {c: "onnx.reference MaxPool Indices are wrong when ev
                             for c in ("pool_mask_global", "pool_mask_stride1")}
 
 
-@pytest.mark.parametrize("case", [
-    pytest.param(c, marks=pytest.mark.xfail(reason=REFERENCE_EVALUATOR_BUGS[c.id], strict=True))
-    if c.id in REFERENCE_EVALUATOR_BUGS else c for c in CASES], ids=[c.id for c in CASES])
+@pytest.mark.parametrize("case", cases_expecting(CASES, REFERENCE_EVALUATOR_BUGS))
 def test_onnx_reference_evaluator_agrees(case: Case, tmp_path):
     check_reference_evaluator(case, tmp_path)
 
