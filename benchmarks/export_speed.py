@@ -11,7 +11,8 @@ then measures, each in a fresh process spawned by a bare ``python -S`` launcher 
 ``ru_maxrss`` of that process; time = spawn to exit, imports included):
 
 - ``cp`` and ``cp`` + ``sync`` of the caffemodel: the floor;
-- ``python -c import ...``: interpreter and the modules the export imports (numpy, onnx, ours);
+- ``python -c import ...``: interpreter and the modules the export imports (numpy, protobuf, ours;
+  no onnx);
 - ``prototxt-tools onnx NET --weights MODEL -o out.onnx``;
 - ``prototxt-tools fc-to-conv NET --weights MODEL --weights-out OUT`` (net surgery);
 - ``prototxt-tools upgrade V1MODEL -o OUT`` (V1 -> current format);
