@@ -31,6 +31,7 @@ from typing import BinaryIO, Iterator
 from .errors import PrototxtToolsError
 
 _WRITE_BUFFER = 1 << 20
+_TEMP_SUFFIX = re.compile(r"(\d+)\.[0-9a-f]{8}\.tmp")  # after ".BASE.": see _create_temp
 FSYNC_POLICIES = ("replace", "always", "never")
 
 
@@ -167,13 +168,14 @@ def _remove_leftovers(directory: str, base: str) -> None:
     files, is left alone; POSIX only (elsewhere a process id cannot be probed this way)."""
     if os.name != "posix":
         return
-    pattern = re.compile(rf"\.{re.escape(base)}\.(\d+)\.[0-9a-f]{{8}}\.tmp")
+    prefix = f".{base}."
     try:
         names = os.listdir(directory or ".")
     except OSError:
         return
     for name in names:
-        match = pattern.fullmatch(name)
+        # ".BASE." then "PID.XXXXXXXX.tmp" (_create_temp); most names fail the first compare
+        match = name.startswith(prefix) and _TEMP_SUFFIX.fullmatch(name, len(prefix))
         if match and not _process_exists(int(match.group(1))):
             with suppress(OSError):
                 os.unlink(os.path.join(directory, name))
